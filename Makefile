@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create the virtualenv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# recstack is offline-first: no telemetry from mlflow and friends.
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+
+.PHONY: demo test lint typecheck unit install dev clean benchmark
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+dev: $(VENV)/.dev-installed
+
+demo: install  ## generate data, train, register, evaluate, serve on localhost:8000
+	$(BIN)/recstack demo
+
+test: dev lint typecheck unit  ## ruff, mypy, pytest
+
+lint: dev
+	$(BIN)/ruff check src tests benchmarks
+
+typecheck: dev
+	$(BIN)/mypy
+
+unit: dev
+	$(BIN)/pytest
+
+benchmark: dev  ## ML-1M-T2 baselines, full ranking; writes benchmarks/results/*.json
+	$(BIN)/python benchmarks/baselines_ml1m.py
+
+clean:
+	rm -rf $(VENV) .recstack .pytest_cache .mypy_cache .ruff_cache

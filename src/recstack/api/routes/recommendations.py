@@ -1,0 +1,66 @@
+"""Next-item recommendations for a user or an item history."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from recstack.api.deps import ModelCacheDep
+
+router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
+
+
+class RecommendationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"user_id": "u00001", "k": 5},
+                     {"history": ["p0001", "p0042"], "k": 5, "filters": {"city": "Osaka"}}]})
+
+    user_id: str | None = Field(None, description="a known user; its stored history is used")
+    history: list[str] | None = Field(None, max_length=2000,
+                                      description="item ids, oldest first; overrides user_id")
+    k: int = Field(10, ge=1, le=1000, description="number of items to return")
+    exclude_seen: bool = Field(True, description="never return an item from the history")
+    filters: dict[str, str] | None = Field(None, description="metadata filters, e.g. city")
+    model: str | None = Field(None, description="NAME, NAME@ALIAS or NAME/VERSION")
+
+    @model_validator(mode="after")
+    def _needs_user_or_history(self) -> Self:
+        if self.user_id is None and not self.history:
+            raise ValueError("give 'user_id' or a non-empty 'history'")
+        return self
+
+
+class RecommendedItem(BaseModel):
+    rank: int
+    item_id: str
+    score: float
+    metadata: dict[str, Any]
+
+
+class ServedModel(BaseModel):
+    name: str
+    version: str
+    alias: str | None
+    model_type: str
+
+
+class RecommendationResponse(BaseModel):
+    model: ServedModel
+    user_id: str | None
+    items: list[RecommendedItem]
+
+
+@router.post("", response_model=RecommendationResponse)
+def recommend(request: RecommendationRequest, models: ModelCacheDep) -> RecommendationResponse:
+    """Top-k items from the requested (default: champion) model."""
+    bundle, info, alias = models.get(request.model)
+    recs = bundle.recommend(user_id=request.user_id, history=request.history, k=request.k,
+                            exclude_seen=request.exclude_seen, filters=request.filters)
+    return RecommendationResponse(
+        model=ServedModel(name=info.name, version=info.version, alias=alias,
+                          model_type=info.model_type),
+        user_id=request.user_id,
+        items=[RecommendedItem(rank=i + 1, item_id=r.item_id, score=r.score, metadata=r.metadata)
+               for i, r in enumerate(recs)])

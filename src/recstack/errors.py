@@ -1,0 +1,53 @@
+"""Errors that users see: each names the field at fault and how to fix it.
+
+The CLI prints them without a traceback and the HTTP API turns them into JSON, so every
+message must make sense on its own.
+"""
+
+from __future__ import annotations
+
+
+class RecstackError(Exception):
+    """Base class for errors caused by input or configuration, not by a bug.
+
+    Args:
+        message: what is wrong, in one sentence.
+        field: the input field, column, option or file at fault.
+        fix: what the user should do about it.
+    """
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None, fix: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.fix = fix
+
+    def __str__(self) -> str:
+        parts = [f"{self.field}: {self.message}" if self.field else self.message]
+        if self.fix:
+            parts.append(f"Fix: {self.fix}")
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"error": type(self).__name__, "field": self.field, "message": self.message,
+                "fix": self.fix}
+
+
+class DataError(RecstackError):
+    """A data file or frame is missing, malformed or inconsistent."""
+
+    status_code = 422
+
+
+class NotFoundError(RecstackError):
+    """A named thing (model, alias, user, item, dataset) does not exist."""
+
+    status_code = 404
+
+
+class ConfigError(RecstackError):
+    """A setting or hyper-parameter is invalid or unknown."""
+
+    status_code = 422

@@ -1,0 +1,76 @@
+"""MLflow tracking on an embedded SQLite backend under the recstack home.
+
+Every training or evaluation run goes through ``start_run``: it points MLflow at the configured
+store, creates the experiment with its artifacts under the home directory (not ./mlruns), and
+tags the run with what kind of run it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from recstack.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# mlflow phones home unless told not to; recstack is offline-first.
+_OFFLINE_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1",
+                "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+
+
+def configure_mlflow(settings: Settings) -> Any:
+    """Point mlflow at the settings' store and return an ``MlflowClient`` for it."""
+    for key, value in _OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    import mlflow  # imported late: it is slow and nothing should connect at import time
+
+    settings.ensure_home()
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    return mlflow.MlflowClient(tracking_uri=settings.tracking_uri,
+                               registry_uri=settings.tracking_uri)
+
+
+def ensure_experiment(settings: Settings, name: str | None = None) -> str:
+    """The experiment's id, creating it with artifacts under the home directory if needed."""
+    client = configure_mlflow(settings)
+    name = name or settings.tracking.experiment
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    settings.artifact_root.mkdir(parents=True, exist_ok=True)
+    return str(client.create_experiment(name, artifact_location=settings.artifact_root.as_uri()))
+
+
+@contextmanager
+def start_run(settings: Settings, run_name: str, *, kind: str,
+              tags: dict[str, str] | None = None) -> Iterator[Any]:
+    """Open an MLflow run of ``kind`` (train, evaluate, sweep …) in the configured experiment."""
+    import mlflow
+
+    experiment_id = ensure_experiment(settings)
+    all_tags = {"recstack.kind": kind, **(tags or {})}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=all_tags) as run:
+        yield run
+
+
+def log_params_flat(params: dict[str, Any], prefix: str = "") -> None:
+    """Log a nested dict as ``a.b=value`` params (MLflow params are flat strings)."""
+    import mlflow
+
+    flat: dict[str, Any] = {}
+
+    def walk(d: dict[str, Any], pre: str) -> None:
+        for key, value in d.items():
+            if isinstance(value, dict):
+                walk(value, f"{pre}{key}.")
+            else:
+                flat[f"{pre}{key}"] = value
+
+    walk(params, prefix)
+    mlflow.log_params(flat)

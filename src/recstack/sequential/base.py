@@ -1,0 +1,142 @@
+"""What every next-item recommender offers, and the registry that names them.
+
+A recommender is fitted on training sequences of internal item ids (1..n_items, 0 = padding)
+and scores the whole catalogue for a batch of histories. Persisted models carry only their
+short registered name (``model_type``) and their config, never an import path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Self, TypeVar
+
+import numpy as np
+
+from recstack.errors import ConfigError, NotFoundError
+from recstack.evaluation.ranking import mask_items, top_k
+
+_MODELS: dict[str, type[Recommender]] = {}
+R = TypeVar("R", bound="type[Recommender]")
+
+
+def register_model(name: str):
+    """Class decorator: make a recommender buildable by its short name."""
+
+    def wrap(cls: R) -> R:
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} registered twice")
+        cls.model_type = name
+        _MODELS[name] = cls
+        return cls
+
+    return wrap
+
+
+def model_class(name: str) -> type[Recommender]:
+    """The class registered as ``name``; the error lists the known names."""
+    if name not in _MODELS:
+        raise NotFoundError(f"unknown model {name!r}", field="model",
+                            fix=f"use one of: {', '.join(sorted(_MODELS))}")
+    return _MODELS[name]
+
+
+def available_models() -> list[str]:
+    return sorted(_MODELS)
+
+
+def build_config(config_cls: type, overrides: dict[str, Any] | None = None) -> Any:
+    """Build a config dataclass from ``key=value`` overrides, checking names and types.
+
+    Values given as strings (from the command line) are converted to the field's type.
+    """
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if key not in fields:
+            raise ConfigError(f"unknown parameter {key!r} for {config_cls.__name__}",
+                              field=key, fix=f"use one of: {', '.join(fields)}")
+        default = getattr(config_cls(), key)
+        kwargs[key] = _coerce(key, value, type(default))
+    return config_cls(**kwargs)
+
+
+def _coerce(key: str, value: Any, kind: type) -> Any:
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    try:
+        if kind is bool:
+            text = str(value).lower()
+            if text not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError(value)
+            return text in {"true", "1", "yes"}
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{value!r} is not a valid {kind.__name__}", field=key,
+                          fix=f"give {key} a {kind.__name__} value") from None
+
+
+class Recommender(ABC):
+    """Base class: scikit-learn habits (``fit`` returns self, learned state ends in ``_``)."""
+
+    model_type: ClassVar[str] = ""
+    Config: ClassVar[type]  # the model's config dataclass; every field has a default
+
+    def __init__(self, config: Any = None):
+        self.config = config if config is not None else self.Config()
+
+    @abstractmethod
+    def fit(self, sequences: list[np.ndarray], n_items: int) -> Self:
+        """Learn from training sequences of internal item ids."""
+
+    @abstractmethod
+    def score(self, histories: list[np.ndarray]) -> np.ndarray:
+        """Scores (B, n_items + 1) for a batch of histories; column 0 is padding."""
+
+    @abstractmethod
+    def _save_state(self, directory: Path) -> None: ...
+
+    @abstractmethod
+    def _load_state(self, directory: Path) -> None: ...
+
+    def recommend(self, histories: list[np.ndarray], k: int, *, exclude_seen: bool = True,
+                  allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k internal item ids and scores per history, best first.
+
+        Args:
+            histories: internal item ids per row.
+            k: number of items per row.
+            exclude_seen: never return an item already in the row's history.
+            allowed: optional boolean mask (n_items + 1,) of items that may be returned.
+        """
+        scores = self.score(histories).astype(np.float32, copy=False)  # (B, I+1)
+        if exclude_seen:
+            mask_items(scores, histories)
+        else:
+            scores[:, 0] = -np.inf
+        if allowed is not None:
+            scores[:, ~allowed] = -np.inf
+        return top_k(scores, k)
+
+    def save(self, directory: Path) -> None:
+        """Write ``model.json`` (type and config) and the learned state into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"model_type": self.model_type, "config": dataclasses.asdict(self.config)}
+        (directory / "model.json").write_text(json.dumps(meta, indent=2))
+        self._save_state(directory)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None = None) -> Self:
+        """Build with the default config updated by ``params`` (names and types checked)."""
+        return cls(build_config(cls.Config, params))
+
+    @classmethod
+    def load(cls, directory: Path) -> Recommender:
+        """Rebuild any registered recommender from a directory written by ``save``."""
+        meta = json.loads((directory / "model.json").read_text())
+        model_cls = model_class(meta["model_type"])
+        model = model_cls(model_cls.Config(**meta["config"]))
+        model._load_state(directory)
+        return model

@@ -1,0 +1,138 @@
+"""A servable recommender: the fitted model plus what serving needs around it.
+
+The bundle adds the item vocabulary (external ids and metadata) and the users' known histories,
+so a request can name a user or send its own history in external item ids. It is what gets
+logged to MLflow and loaded by alias at serving time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recstack.data.dataset import SequenceDataset
+from recstack.errors import DataError, NotFoundError
+from recstack.sequential.base import Recommender
+
+BUNDLE_FILE = "bundle.json"
+
+
+@dataclass
+class Recommendation:
+    item_id: str
+    score: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RecommenderBundle:
+    """Model + item table (index = internal id 1..n) + user histories (internal ids)."""
+
+    model: Recommender
+    items: pd.DataFrame  # index internal id; column item_id plus metadata columns
+    histories: dict[str, np.ndarray]
+    info: dict[str, Any] = field(default_factory=dict)  # dataset, protocol, run id, …
+
+    def __post_init__(self) -> None:
+        self._index = {str(x): i for i, x in zip(self.items.index, self.items["item_id"],
+                                                  strict=True)}
+
+    @classmethod
+    def from_dataset(cls, model: Recommender, dataset: SequenceDataset,
+                     info: dict[str, Any] | None = None) -> RecommenderBundle:
+        items = pd.DataFrame({"item_id": dataset.item_ids},
+                             index=pd.RangeIndex(1, dataset.n_items + 1, name="internal_id"))
+        if dataset.item_metadata is not None:
+            items = items.join(dataset.item_metadata)
+        histories = dict(zip(dataset.user_ids, dataset.sequences, strict=True))
+        return cls(model=model, items=items, histories=histories, info=dict(info or {}))
+
+    @property
+    def metadata_fields(self) -> list[str]:
+        return [c for c in self.items.columns if c != "item_id"]
+
+    def encode_history(self, item_ids: list[str]) -> np.ndarray:
+        unknown = [x for x in item_ids if str(x) not in self._index]
+        if unknown:
+            raise NotFoundError(f"unknown item id(s) {unknown[:5]} in the history",
+                                field="history", fix="send item ids from the model's catalogue")
+        return np.array([self._index[str(x)] for x in item_ids], dtype=np.int64)
+
+    def history_of(self, user_id: str) -> np.ndarray:
+        if user_id not in self.histories:
+            raise NotFoundError(f"unknown user {user_id!r} and no history given",
+                                field="user_id", fix="send the user's recent items in 'history'")
+        return self.histories[user_id]
+
+    def _filter_mask(self, filters: dict[str, str] | None) -> np.ndarray | None:
+        if not filters:
+            return None
+        allowed = np.ones(len(self.items) + 1, dtype=bool)
+        allowed[0] = False
+        for name, value in filters.items():
+            if name not in self.metadata_fields:
+                raise DataError(f"cannot filter on {name!r}", field=f"filters.{name}",
+                                fix=f"filter on one of: {', '.join(self.metadata_fields) or '-'}")
+            column = self.items[name].astype(str)
+            # multi-valued metadata (genres "Action|Comedy") matches any of its values
+            match = column.str.split("|").apply(lambda vs, v=str(value): v in vs)
+            allowed[1:] &= match.to_numpy()
+        return allowed
+
+    def recommend(self, *, user_id: str | None = None, history: list[str] | None = None,
+                  k: int = 10, exclude_seen: bool = True,
+                  filters: dict[str, str] | None = None) -> list[Recommendation]:
+        """Top-k items for a known user, or for a history of external item ids."""
+        if k <= 0:
+            raise DataError("k must be positive", field="k", fix="ask for k >= 1")
+        if history:
+            seq = self.encode_history(history)
+        elif user_id is not None:
+            seq = self.history_of(user_id)
+        else:
+            raise DataError("give a user_id or a non-empty history", field="user_id",
+                            fix="send 'user_id' of a known user or 'history' with item ids")
+        items, scores = self.model.recommend([seq], k, exclude_seen=exclude_seen,
+                                             allowed=self._filter_mask(filters))
+        keep = np.isfinite(scores[0])
+        rows = self.items.loc[items[0][keep]]
+        meta = rows[self.metadata_fields].to_dict(orient="records")
+        return [Recommendation(str(i), float(s), {k_: _plain(v) for k_, v in m.items()})
+                for i, s, m in zip(rows["item_id"], scores[0][keep], meta, strict=True)]
+
+    def save(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model.save(directory / "model")
+        self.items.to_parquet(directory / "items.parquet")
+        users = list(self.histories)
+        pd.DataFrame({"user_id": users,
+                      "history": [self.histories[u].tolist() for u in users]}
+                     ).to_parquet(directory / "histories.parquet")
+        (directory / BUNDLE_FILE).write_text(json.dumps(self.info, indent=2, default=str))
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> RecommenderBundle:
+        if not (directory / BUNDLE_FILE).exists():
+            raise DataError(f"{directory} holds no recstack recommender", field="model",
+                            fix="point at a directory written by RecommenderBundle.save")
+        hist = pd.read_parquet(directory / "histories.parquet")
+        histories = {str(u): np.asarray(h, dtype=np.int64)
+                     for u, h in zip(hist["user_id"], hist["history"], strict=True)}
+        return cls(model=Recommender.load(directory / "model"),
+                   items=pd.read_parquet(directory / "items.parquet"), histories=histories,
+                   info=json.loads((directory / BUNDLE_FILE).read_text()))
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly scalar (numpy types and NaN become Python values / None)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value

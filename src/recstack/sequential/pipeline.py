@@ -1,0 +1,142 @@
+"""The next-item lifecycle as functions: train → track/register → evaluate → load for serving.
+
+``train`` fits on the training part of a split, reports validation metrics and registers the
+model; ``evaluate`` is a separate step that scores a registered version on the held-out test
+rows, so test numbers never drive model selection.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import recstack.sequential.models  # noqa: F401  (registers the models)
+from recstack.data.catalog import load_dataset
+from recstack.data.dataset import SequenceDataset
+from recstack.data.splits import Split, global_temporal_split, leave_one_out
+from recstack.errors import ConfigError
+from recstack.evaluation import EvaluationResult, count_items, evaluate_scores
+from recstack.registry.models import ModelRegistry, ModelVersionInfo
+from recstack.registry.tracking import log_params_flat, start_run
+from recstack.sequential.base import Recommender, model_class
+from recstack.sequential.bundle import RecommenderBundle
+from recstack.settings import Settings
+
+log = logging.getLogger(__name__)
+SPLITS: dict[str, Callable[[SequenceDataset], Split]] = {
+    "leave-one-out": leave_one_out, "temporal": global_temporal_split}
+
+
+@dataclass
+class TrainConfig:
+    model: str = "itemknn"  # registered model type
+    dataset: str = "travel"  # catalogue name or interactions file
+    split: str = "leave-one-out"  # or "temporal"
+    params: dict[str, Any] = field(default_factory=dict)  # model config overrides
+    register_as: str | None = None  # registered model name; default "<dataset>-next-item"
+    ks: tuple[int, ...] = (10, 20)
+
+    @property
+    def registered_name(self) -> str:
+        return self.register_as or f"{Path(self.dataset).stem}-next-item"
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    version: ModelVersionInfo | None
+    valid: EvaluationResult
+    bundle: RecommenderBundle
+    fit_seconds: float
+
+
+def make_split(dataset: SequenceDataset, split: str) -> Split:
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}", field="split",
+                          fix=f"use one of: {', '.join(SPLITS)}")
+    return SPLITS[split](dataset)
+
+
+def train(config: TrainConfig, settings: Settings, *, register: bool = True,
+          split: Split | None = None, progress: bool = True) -> TrainResult:
+    """Fit one model, log it to MLflow with its validation metrics and register it."""
+    model = model_class(config.model).from_params(config.params)  # fail fast on bad params
+    split = split or make_split(load_dataset(config.dataset, settings), config.split)
+    tags = {"model_type": config.model, "dataset": split.dataset.name, "split": split.protocol}
+    with start_run(settings, f"{config.model}-{split.dataset.name}", kind="train",
+                   tags=tags) as run:
+        log_params_flat({"model": config.model, "dataset": split.dataset.name,
+                         "split": split.protocol, "n_items": split.n_items,
+                         "n_users": split.dataset.n_users, "config": asdict(model.config)})
+        started = time.perf_counter()
+        model.fit(split.train, split.n_items)
+        fit_seconds = time.perf_counter() - started
+        valid = _evaluate_model(model, split, "valid", config.ks, progress)
+        _log_metrics(valid, "valid", fit_seconds)
+        bundle = RecommenderBundle.from_dataset(model, split.dataset, info={
+            **tags, "run_id": run.info.run_id, "config": asdict(model.config),
+            "dataset_source": config.dataset, "split_name": config.split})
+        version = None
+        if register:
+            version = _register(bundle, config.registered_name, settings, {
+                **tags, **{f"valid_{k}": f"{v:.5f}" for k, v in valid.metrics.items()}})
+    return TrainResult(run.info.run_id, version, valid, bundle, fit_seconds)
+
+
+def evaluate(model_ref: str, settings: Settings, *, split: Split | None = None,
+             ks: tuple[int, ...] = (10, 20), progress: bool = True) -> EvaluationResult:
+    """Score a registered version on the test rows of its dataset, as its own MLflow run."""
+    registry = ModelRegistry(settings)
+    info = registry.resolve(model_ref)
+    bundle = RecommenderBundle.load(registry.download(info))
+    if split is None:
+        dataset = load_dataset(bundle.info["dataset_source"], settings)
+        split = make_split(dataset, bundle.info["split_name"])
+    tags = {"model_name": info.name, "model_version": info.version,
+            "model_type": info.model_type, "dataset": split.dataset.name}
+    with start_run(settings, f"evaluate-{info.name}-v{info.version}", kind="evaluate", tags=tags):
+        result = _evaluate_model(bundle.model, split, "test", ks, progress)
+        _log_metrics(result, "test")
+    for key, value in result.metrics.items():
+        registry.client.set_model_version_tag(info.name, info.version, f"test_{key}",
+                                              f"{value:.5f}")
+    return result
+
+
+def load_bundle(model_ref: str, settings: Settings) -> tuple[RecommenderBundle, ModelVersionInfo]:
+    registry = ModelRegistry(settings)
+    info = registry.resolve(model_ref)
+    return RecommenderBundle.load(registry.download(info)), info
+
+
+def _evaluate_model(model: Recommender, split: Split, part: str, ks: tuple[int, ...],
+                    progress: bool) -> EvaluationResult:
+    rows = split.valid if part == "valid" else split.test
+    counts = count_items(split.train, split.n_items)
+    return evaluate_scores(model.score, rows, split.n_items, item_counts=counts, ks=ks,
+                           progress=progress)
+
+
+def _log_metrics(result: EvaluationResult, prefix: str, fit_seconds: float | None = None) -> None:
+    import mlflow
+
+    metrics = {f"{prefix}_{k}": v for k, v in result.metrics.items()}
+    if fit_seconds is not None:
+        metrics["fit_seconds"] = fit_seconds
+    mlflow.log_metrics(metrics)
+
+
+def _register(bundle: RecommenderBundle, name: str, settings: Settings,
+              tags: dict[str, str]) -> ModelVersionInfo:
+    import tempfile
+
+    from recstack.registry.pyfunc import RecommenderPyfunc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = bundle.save(Path(tmp) / "bundle")
+        return ModelRegistry(settings).log_and_register(name, directory, RecommenderPyfunc(),
+                                                        tags)
