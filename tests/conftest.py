@@ -40,7 +40,7 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory):
     from recstack.settings import Settings
 
     settings = Settings(home=tmp_path_factory.mktemp("trained") / "home")
-    generate_travel(TravelConfig(n_users=300, n_products=120, seed=1)).write(
+    generate_travel(TravelConfig(n_users=300, n_products=120, n_countries=4, seed=1)).write(
         settings.data_home / "travel")
     versions = {}
     for model in ("popularity", "itemknn"):

@@ -58,7 +58,7 @@ def demo(serve: Annotated[bool, typer.Option("--serve/--no-serve",
     bundle_user = next(iter(_served_users(settings, result.champion.name)))
     console.print("\nTry:")
     for line in example_requests(settings, bundle_user):
-        console.print(f"  {line}", markup=False, highlight=False)
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     if serve:
         _serve(settings.serving.host, settings.serving.port)
 

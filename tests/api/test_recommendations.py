@@ -52,7 +52,7 @@ def test_history_request_and_metadata_filter(client, bundle):
 def test_a_specific_version_can_be_asked_for(client, trained_home):
     _, versions = trained_home
     ref = f"travel-next-item/{versions['popularity'].version}"
-    body = client.post("/v1/recommendations", json={"user_id": "x", "history": ["p0001"],
+    body = client.post("/v1/recommendations", json={"user_id": "x", "history": ["p00001"],
                                                     "model": ref}).json()
     assert body["model"]["model_type"] == "popularity"
 
@@ -63,7 +63,7 @@ def test_a_specific_version_can_be_asked_for(client, trained_home):
     ({"user_id": "u", "k": 0}, 422, "k"),
     ({"user_id": "u", "k": "ten"}, 422, "k"),
     ({"history": ["not-an-item"]}, 404, "history"),
-    ({"history": ["p0001"], "filters": {"planet": "Mars"}}, 422, "filters.planet"),
+    ({"history": ["p00001"], "filters": {"planet": "Mars"}}, 422, "filters.planet"),
     ({"user_id": "u", "kk": 3}, 422, "kk"),
     ({"user_id": "u", "model": "nope@champion"}, 404, "model"),
 ])

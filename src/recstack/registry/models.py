@@ -6,6 +6,7 @@ any type. Serving loads ``NAME@ALIAS`` (or ``NAME/VERSION``); promotion moves an
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -59,18 +60,26 @@ class ModelRegistry:
         self.settings = settings
         self.client = configure_mlflow(settings)
 
-    def log_and_register(self, name: str, artifact_dir: Path, python_model: Any,
+    def log_and_register(self, name: str, artifact_dir: Path, python_model: Path,
+                         signature: Any, input_example: Any,
                          tags: dict[str, str]) -> ModelVersionInfo:
-        """Log ``artifact_dir`` as a pyfunc model in the active run and register a new version."""
-        import mlflow.pyfunc
+        """Log ``artifact_dir`` as a pyfunc model in the active run and register a new version.
+
+        ``python_model`` is a models-from-code file (no pickling); the version gets ``tags``.
+        """
+        import mlflow
+        from mlflow.exceptions import MlflowException
 
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=python_model, artifacts={"bundle": str(artifact_dir)},
-            pip_requirements=PIP_REQUIREMENTS, registered_model_name=name)
-        version = str(info.registered_model_version)
-        for key, value in tags.items():
-            self.client.set_model_version_tag(name, version, key, str(value))
-        return self.get(name, version=version)
+            name="model", python_model=str(python_model), artifacts={"bundle": str(artifact_dir)},
+            pip_requirements=PIP_REQUIREMENTS, signature=signature, input_example=input_example)
+        with contextlib.suppress(MlflowException):  # already registered: add a version
+            self.client.create_registered_model(name)
+        run = mlflow.active_run()
+        mv = self.client.create_model_version(
+            name, source=info.model_uri, run_id=run.info.run_id if run else None,
+            tags={k: str(v) for k, v in tags.items()}, model_id=info.model_id)
+        return self.get(name, version=str(mv.version))
 
     def get(self, name: str, *, alias: str | None = None,
             version: str | None = None) -> ModelVersionInfo:

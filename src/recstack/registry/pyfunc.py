@@ -7,13 +7,30 @@ recommended item. The recstack service itself reads the bundle directly (faster)
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
+from mlflow.types import DataType
+from mlflow.types.schema import Array, ColSpec, Schema
 
 from recstack.sequential.bundle import RecommenderBundle
+
+# Logged by path (models-from-code), not imported: importing it registers the model with mlflow.
+PYFUNC_MODEL_FILE = Path(str(files("recstack.registry") / "pyfunc_model.py"))
+
+
+def recommender_signature() -> ModelSignature:
+    """Input: user_id or history (item ids) and k; output: one row per recommended item."""
+    inputs = Schema([ColSpec(DataType.string, "user_id", required=False),
+                     ColSpec(Array(DataType.string), "history", required=False),
+                     ColSpec(DataType.long, "k", required=False)])
+    outputs = Schema([ColSpec(DataType.long, "row"), ColSpec(DataType.long, "rank"),
+                      ColSpec(DataType.string, "item_id"), ColSpec(DataType.double, "score")])
+    return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 class RecommenderPyfunc(PythonModel):
@@ -26,6 +43,8 @@ class RecommenderPyfunc(PythonModel):
         rows = []
         for i, row in enumerate(model_input.to_dict(orient="records")):
             history = row.get("history")
+            if isinstance(history, float):  # a missing optional column arrives as NaN
+                history = None
             recs = self.bundle.recommend(
                 user_id=None if row.get("user_id") is None else str(row["user_id"]),
                 history=list(history) if history is not None else None,

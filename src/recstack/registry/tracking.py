@@ -29,7 +29,9 @@ def configure_mlflow(settings: Settings) -> Any:
     import mlflow  # imported late: it is slow and nothing should connect at import time
 
     settings.ensure_home()
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # mlflow sets its loggers to INFO on import; its table-creation chatter is not for users.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
     return mlflow.MlflowClient(tracking_uri=settings.tracking_uri,

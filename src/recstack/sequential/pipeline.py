@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 import recstack.sequential.models  # noqa: F401  (registers the models)
 from recstack.data.catalog import load_dataset
 from recstack.data.dataset import SequenceDataset
@@ -134,9 +136,10 @@ def _register(bundle: RecommenderBundle, name: str, settings: Settings,
               tags: dict[str, str]) -> ModelVersionInfo:
     import tempfile
 
-    from recstack.registry.pyfunc import RecommenderPyfunc
+    from recstack.registry.pyfunc import PYFUNC_MODEL_FILE, recommender_signature
 
     with tempfile.TemporaryDirectory() as tmp:
         directory = bundle.save(Path(tmp) / "bundle")
-        return ModelRegistry(settings).log_and_register(name, directory, RecommenderPyfunc(),
-                                                        tags)
+        return ModelRegistry(settings).log_and_register(
+            name, directory, PYFUNC_MODEL_FILE, recommender_signature(),
+            pd.DataFrame({"user_id": [next(iter(bundle.histories))], "k": [5]}), tags)
