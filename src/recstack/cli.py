@@ -147,6 +147,35 @@ def train(model: Annotated[str, typer.Argument(help="popularity, itemknn, …")]
 
 
 @app.command()
+def sweep(model: Annotated[str, typer.Argument(help="sasrec, bert4rec, …")],
+          dataset: Annotated[str, typer.Option(help="catalogue name or file")] = "travel",
+          preset: Annotated[str | None, typer.Option(
+              help="length-batch or scheduler-lr (the travel team's two sweeps)")] = None,
+          grid: Annotated[list[str] | None, typer.Option(help="key=v1,v2 (repeatable)")] = None,
+          set_: Annotated[list[str] | None, typer.Option("--set", help="fixed key=value")] = None,
+          out: Annotated[Path | None, typer.Option(help="folder for table and plots")] = None,
+          ) -> None:
+    """Train every combination as an MLflow run; write a comparison table and plots."""
+    from recstack.sequential.sweep import SWEEP_PRESETS, parse_grid, run_sweep
+
+    if preset is not None and preset not in SWEEP_PRESETS:
+        raise ConfigError(f"unknown sweep preset {preset!r}", field="--preset",
+                          fix=f"use one of: {', '.join(SWEEP_PRESETS)}")
+    full_grid = {**(SWEEP_PRESETS[preset] if preset else {}), **parse_grid(grid or [])}
+    result = run_sweep(model, dataset, full_grid, get_settings(),
+                       base_params=_parse_overrides(set_ or []), out_dir=out)
+    table = Table(title=f"sweep of {model} on {dataset} (validation, full ranking)")
+    for column in ("combination", "NDCG@10", "HR@10", "best epoch", "s/epoch", "fit s"):
+        table.add_column(column, justify="right")
+    for row in result.table.to_dict(orient="records"):
+        table.add_row(row["label"], f"{row['valid_ndcg_at_10']:.4f}",
+                      f"{row['valid_hr_at_10']:.4f}", str(row["best_epoch"]),
+                      f"{row['seconds_per_epoch']:.2f}", f"{row['fit_seconds']:.1f}")
+    console.print(table)
+    console.print(f"table and plots in {result.out_dir}")
+
+
+@app.command()
 def evaluate(model: Annotated[str, typer.Argument(help="NAME, NAME@ALIAS or NAME/VERSION")],
              ) -> None:
     """Score a registered model on its held-out test rows (full ranking)."""

@@ -79,3 +79,23 @@ def test_openapi_documents_the_request_schema(client):
     schema = client.get("/openapi.json").json()
     assert "/v1/recommendations" in schema["paths"]
     assert "RecommendationRequest" in schema["components"]["schemas"]
+
+
+def test_batch_endpoint_matches_single_requests(client, bundle):
+    users = list(bundle.histories)[:4]
+    requests = [{"user_id": u, "k": 3} for u in users]
+    requests[1]["filters"] = {"category": "hotel"}
+    requests[2]["exclude_seen"] = False
+    body = client.post("/v1/recommendations/batch", json={"requests": requests}).json()
+    assert len(body["results"]) == 4
+    for request, result in zip(requests, body["results"], strict=True):
+        single = client.post("/v1/recommendations", json=request).json()
+        assert [i["item_id"] for i in result["items"]] == [i["item_id"] for i in single["items"]]
+    assert all(i["metadata"]["category"] == "hotel" for i in body["results"][1]["items"])
+
+
+def test_batch_errors_name_the_row(client):
+    response = client.post("/v1/recommendations/batch",
+                           json={"requests": [{"user_id": "u", "k": 1}, {"k": 0}]})
+    assert response.status_code == 422
+    assert response.json()["field"].startswith("requests.1")

@@ -57,7 +57,9 @@ def start_run(settings: Settings, run_name: str, *, kind: str,
 
     experiment_id = ensure_experiment(settings)
     all_tags = {"recstack.kind": kind, **(tags or {})}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=all_tags) as run:
+    nested = mlflow.active_run() is not None  # e.g. one training run of a sweep
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=all_tags,
+                          nested=nested) as run:
         yield run
 
 

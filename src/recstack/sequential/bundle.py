@@ -17,6 +17,7 @@ import pandas as pd
 
 from recstack.data.dataset import SequenceDataset
 from recstack.errors import DataError, NotFoundError
+from recstack.evaluation.ranking import mask_items, top_k
 from recstack.sequential.base import Recommender
 
 BUNDLE_FILE = "bundle.json"
@@ -30,6 +31,17 @@ class Recommendation:
 
 
 @dataclass
+class Query:
+    """One recommendation request, in external ids."""
+
+    user_id: str | None = None
+    history: list[str] | None = None
+    k: int = 10
+    exclude_seen: bool = True
+    filters: dict[str, str] | None = None
+
+
+@dataclass
 class RecommenderBundle:
     """Model + item table (index = internal id 1..n) + user histories (internal ids)."""
 
@@ -39,6 +51,7 @@ class RecommenderBundle:
     info: dict[str, Any] = field(default_factory=dict)  # dataset, protocol, run id, …
 
     def __post_init__(self) -> None:
+        self._masks: dict[tuple[str, str], np.ndarray] = {}
         self._index = {str(x): i for i, x in zip(self.items.index, self.items["item_id"],
                                                   strict=True)}
 
@@ -70,6 +83,7 @@ class RecommenderBundle:
         return self.histories[user_id]
 
     def _filter_mask(self, filters: dict[str, str] | None) -> np.ndarray | None:
+        """Items (n_items + 1,) allowed by every filter; multi-valued fields match any value."""
         if not filters:
             return None
         allowed = np.ones(len(self.items) + 1, dtype=bool)
@@ -78,32 +92,54 @@ class RecommenderBundle:
             if name not in self.metadata_fields:
                 raise DataError(f"cannot filter on {name!r}", field=f"filters.{name}",
                                 fix=f"filter on one of: {', '.join(self.metadata_fields) or '-'}")
-            column = self.items[name].astype(str)
-            # multi-valued metadata (genres "Action|Comedy") matches any of its values
-            match = column.str.split("|").apply(lambda vs, v=str(value): v in vs)
-            allowed[1:] &= match.to_numpy()
+            allowed[1:] &= self._value_mask(name, str(value))
         return allowed
+
+    def _value_mask(self, name: str, value: str) -> np.ndarray:
+        key = (name, value)
+        if key not in self._masks:  # computed once per value: filters sit on the request path
+            column = self.items[name].astype(str)
+            self._masks[key] = column.str.split("|").apply(lambda vs: value in vs).to_numpy()
+        return self._masks[key]
+
+    def _sequence(self, query: Query) -> np.ndarray:
+        if query.k <= 0:
+            raise DataError("k must be positive", field="k", fix="ask for k >= 1")
+        if query.history:
+            return self.encode_history(query.history)
+        if query.user_id is not None:
+            return self.history_of(query.user_id)
+        raise DataError("give a user_id or a non-empty history", field="user_id",
+                        fix="send 'user_id' of a known user or 'history' with item ids")
+
+    def recommend_many(self, queries: list[Query]) -> list[list[Recommendation]]:
+        """Answer several queries with one batched forward pass of the model."""
+        if not queries:
+            return []
+        sequences = [self._sequence(q) for q in queries]
+        scores = self.model.score(sequences).astype(np.float32, copy=False)  # (B, I+1)
+        empty = np.zeros(0, dtype=np.int64)
+        mask_items(scores, [s if q.exclude_seen else empty
+                            for s, q in zip(sequences, queries, strict=True)])
+        for row, query in enumerate(queries):
+            allowed = self._filter_mask(query.filters)
+            if allowed is not None:
+                scores[row, ~allowed] = -np.inf
+        items, top = top_k(scores, max(q.k for q in queries))
+        return [self._results(items[r, : q.k], top[r, : q.k]) for r, q in enumerate(queries)]
 
     def recommend(self, *, user_id: str | None = None, history: list[str] | None = None,
                   k: int = 10, exclude_seen: bool = True,
                   filters: dict[str, str] | None = None) -> list[Recommendation]:
         """Top-k items for a known user, or for a history of external item ids."""
-        if k <= 0:
-            raise DataError("k must be positive", field="k", fix="ask for k >= 1")
-        if history:
-            seq = self.encode_history(history)
-        elif user_id is not None:
-            seq = self.history_of(user_id)
-        else:
-            raise DataError("give a user_id or a non-empty history", field="user_id",
-                            fix="send 'user_id' of a known user or 'history' with item ids")
-        items, scores = self.model.recommend([seq], k, exclude_seen=exclude_seen,
-                                             allowed=self._filter_mask(filters))
-        keep = np.isfinite(scores[0])
-        rows = self.items.loc[items[0][keep]]
+        return self.recommend_many([Query(user_id, history, k, exclude_seen, filters)])[0]
+
+    def _results(self, items: np.ndarray, scores: np.ndarray) -> list[Recommendation]:
+        keep = np.isfinite(scores)
+        rows = self.items.loc[items[keep]]
         meta = rows[self.metadata_fields].to_dict(orient="records")
-        return [Recommendation(str(i), float(s), {k_: _plain(v) for k_, v in m.items()})
-                for i, s, m in zip(rows["item_id"], scores[0][keep], meta, strict=True)]
+        return [Recommendation(str(i), float(s), {k: _plain(v) for k, v in m.items()})
+                for i, s, m in zip(rows["item_id"], scores[keep], meta, strict=True)]
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 import recstack.sequential.models  # noqa: F401  (registers the models)
@@ -24,7 +25,7 @@ from recstack.errors import ConfigError
 from recstack.evaluation import EvaluationResult, count_items, evaluate_scores
 from recstack.registry.models import ModelRegistry, ModelVersionInfo
 from recstack.registry.tracking import log_params_flat, start_run
-from recstack.sequential.base import Recommender, model_class
+from recstack.sequential.base import FitContext, Recommender, model_class
 from recstack.sequential.bundle import RecommenderBundle
 from recstack.settings import Settings
 
@@ -75,8 +76,11 @@ def train(config: TrainConfig, settings: Settings, *, register: bool = True,
                          "split": split.protocol, "n_items": split.n_items,
                          "n_users": split.dataset.n_users, "config": asdict(model.config)})
         started = time.perf_counter()
-        model.fit(split.train, split.n_items)
+        model.fit(split.train, split.n_items, FitContext(
+            valid=split.valid, item_metadata=split.dataset.item_metadata,
+            on_epoch=_log_epoch, progress=progress))
         fit_seconds = time.perf_counter() - started
+        _log_training_summary(model)
         valid = _evaluate_model(model, split, "valid", config.ks, progress)
         _log_metrics(valid, "valid", fit_seconds)
         bundle = RecommenderBundle.from_dataset(model, split.dataset, info={
@@ -121,6 +125,26 @@ def _evaluate_model(model: Recommender, split: Split, part: str, ks: tuple[int, 
     counts = count_items(split.train, split.n_items)
     return evaluate_scores(model.score, rows, split.n_items, item_counts=counts, ks=ks,
                            progress=progress)
+
+
+def _log_epoch(record: Any) -> None:
+    """Per-epoch curves in MLflow (loss, seconds, learning rate, validation NDCG@10)."""
+    import mlflow
+
+    values = {k: v for k, v in asdict(record).items() if k != "epoch" and v is not None}
+    mlflow.log_metrics({f"epoch_{k}": float(v) for k, v in values.items()}, step=record.epoch)
+
+
+def _log_training_summary(model: Recommender) -> None:
+    import mlflow
+
+    history = getattr(model, "history_", None)
+    if history is not None and history.epochs:
+        mlflow.log_metrics({"best_epoch": history.best_epoch,
+                            "epochs_trained": len(history.epochs),
+                            "seconds_per_epoch": float(np.mean([e.seconds
+                                                                for e in history.epochs]))})
+        mlflow.set_tag("device", history.device)
 
 
 def _log_metrics(result: EvaluationResult, prefix: str, fit_seconds: float | None = None) -> None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recstack.api.deps import ModelCacheDep
+from recstack.sequential.bundle import Query, Recommendation
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
@@ -52,15 +53,48 @@ class RecommendationResponse(BaseModel):
     items: list[RecommendedItem]
 
 
+class BatchRecommendationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requests: list[RecommendationRequest] = Field(..., min_length=1, max_length=1000)
+    model: str | None = Field(None, description="one model for the whole batch")
+
+
+class BatchRecommendationResponse(BaseModel):
+    model: ServedModel
+    results: list[RecommendationResponse]
+
+
+def _query(request: RecommendationRequest) -> Query:
+    return Query(user_id=request.user_id, history=request.history, k=request.k,
+                 exclude_seen=request.exclude_seen, filters=request.filters)
+
+
+def _response(served: ServedModel, user_id: str | None,
+              recs: list[Recommendation]) -> RecommendationResponse:
+    return RecommendationResponse(
+        model=served, user_id=user_id,
+        items=[RecommendedItem(rank=i + 1, item_id=r.item_id, score=r.score, metadata=r.metadata)
+               for i, r in enumerate(recs)])
+
+
 @router.post("", response_model=RecommendationResponse)
 def recommend(request: RecommendationRequest, models: ModelCacheDep) -> RecommendationResponse:
     """Top-k items from the requested (default: champion) model."""
     bundle, info, alias = models.get(request.model)
-    recs = bundle.recommend(user_id=request.user_id, history=request.history, k=request.k,
-                            exclude_seen=request.exclude_seen, filters=request.filters)
-    return RecommendationResponse(
-        model=ServedModel(name=info.name, version=info.version, alias=alias,
-                          model_type=info.model_type),
-        user_id=request.user_id,
-        items=[RecommendedItem(rank=i + 1, item_id=r.item_id, score=r.score, metadata=r.metadata)
-               for i, r in enumerate(recs)])
+    served = ServedModel(name=info.name, version=info.version, alias=alias,
+                         model_type=info.model_type)
+    return _response(served, request.user_id, bundle.recommend_many([_query(request)])[0])
+
+
+@router.post("/batch", response_model=BatchRecommendationResponse)
+def recommend_batch(batch: BatchRecommendationRequest,
+                    models: ModelCacheDep) -> BatchRecommendationResponse:
+    """Many users in one forward pass of the model (the batch's ``model``; per-item ignored)."""
+    bundle, info, alias = models.get(batch.model)
+    served = ServedModel(name=info.name, version=info.version, alias=alias,
+                         model_type=info.model_type)
+    results = bundle.recommend_many([_query(r) for r in batch.requests])
+    return BatchRecommendationResponse(model=served, results=[
+        _response(served, r.user_id, recs) for r, recs in zip(batch.requests, results,
+                                                              strict=True)])

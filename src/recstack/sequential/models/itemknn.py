@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recstack.errors import ConfigError
-from recstack.sequential.base import Recommender, register_model
+from recstack.sequential.base import FitContext, Recommender, register_model
 
 
 @dataclass
@@ -46,7 +46,8 @@ class ItemKNNRecommender(Recommender):
     Config = ItemKNNConfig
     config: ItemKNNConfig
 
-    def fit(self, sequences: list[np.ndarray], n_items: int) -> Self:
+    def fit(self, sequences: list[np.ndarray], n_items: int,
+            context: FitContext | None = None) -> Self:
         cfg = self.config
         seqs = [np.asarray(s, dtype=np.int64) for s in sequences if len(s) > 0]
         flat = np.concatenate(seqs) if seqs else np.zeros(0, dtype=np.int64)

@@ -12,7 +12,7 @@ from typing import Self
 import numpy as np
 
 from recstack.evaluation.metrics import count_items
-from recstack.sequential.base import Recommender, register_model
+from recstack.sequential.base import FitContext, Recommender, register_model
 
 
 @dataclass
@@ -27,7 +27,8 @@ class PopularityRecommender(Recommender):
     Config = PopularityConfig
     config: PopularityConfig
 
-    def fit(self, sequences: list[np.ndarray], n_items: int) -> Self:
+    def fit(self, sequences: list[np.ndarray], n_items: int,
+            context: FitContext | None = None) -> Self:
         share = self.config.recent_share
         recent = [s[int(len(s) * (1 - share)):] for s in sequences]
         self.counts_ = count_items(recent, n_items).astype(np.float32)

@@ -1,0 +1,126 @@
+"""Neural next-item models as recstack recommenders.
+
+``register_neural("sasrec", SASRecModel, SASRecConfig)`` makes a recommender whose config has two
+parts, ``model`` (the model file's dataclass) and ``training`` (``TrainingConfig``); presets such
+as gSASRec are the same model with other defaults. Fitting runs the shared ``Trainer`` with early
+stopping on validation NDCG@10; scoring pads histories and calls the module's ``score``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import torch
+from torch import nn
+
+from recstack.data.splits import EvalSet
+from recstack.evaluation import count_items, evaluate_scores
+from recstack.sequential.base import FitContext, Recommender, build_config, register_model
+from recstack.sequential.modules import ItemFeatures, pad_left
+from recstack.sequential.training import Trainer, TrainingConfig, TrainingHistory
+
+SCORE_BATCH = 512  # histories scored per forward pass
+
+
+class NeuralRecommender(Recommender):
+    """Adapter from a model module (the contract in ``modules.py``) to ``Recommender``."""
+
+    module_cls: ClassVar[type[nn.Module]]
+
+    def fit(self, sequences: list[np.ndarray], n_items: int,
+            context: FitContext | None = None) -> Self:
+        context = context or FitContext()
+        model_cfg = dataclasses.replace(self.config.model, n_items=n_items)
+        fields = [f.strip() for f in model_cfg.metadata_fields.split(",") if f.strip()]
+        self.item_features_ = (ItemFeatures.from_metadata(context.item_metadata, fields, n_items)
+                               if fields else None)
+        self.n_items_ = n_items
+        self.module_ = self.module_cls(model_cfg, self.item_features_)
+        trainer = Trainer(self.config.training)
+        validate = None
+        if context.valid is not None and len(context.valid):
+            validate = self._validator(context.valid, sequences, n_items)
+        self.history_: TrainingHistory = trainer.fit(
+            self.module_, sequences, validate=validate, on_epoch=context.on_epoch,
+            progress=context.progress)
+        return self
+
+    def _validator(self, valid: EvalSet, sequences: list[np.ndarray], n_items: int) -> Any:
+        rows = self.config.training.eval_rows
+        if rows and rows < len(valid):
+            # a fixed subset, so every epoch is judged on the same users
+            pick = np.sort(np.random.default_rng(0).choice(len(valid), rows, replace=False))
+            valid = EvalSet(valid.users[pick], [valid.histories[i] for i in pick],
+                            valid.targets[pick])
+        counts = count_items(sequences, n_items)
+
+        def validate(module: nn.Module) -> float:
+            result = evaluate_scores(lambda h: self._score_with(module, h), valid, n_items,
+                                     item_counts=counts, ks=(10,), sampled_negatives=None,
+                                     progress=False)
+            module.train()
+            return result.metrics["ndcg_at_10"]
+
+        return validate
+
+    def _score_with(self, module: nn.Module, histories: list[np.ndarray]) -> np.ndarray:
+        module.eval()
+        device = next(module.parameters()).device
+        max_length = self.config.model.max_length
+        out = []
+        with torch.no_grad():
+            for begin in range(0, len(histories), SCORE_BATCH):
+                batch = pad_left(histories[begin: begin + SCORE_BATCH], max_length)
+                scores = module.score(torch.as_tensor(batch, device=device))  # type: ignore[operator]
+                out.append(scores.float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.n_items_ + 1), np.float32)
+
+    def score(self, histories: list[np.ndarray]) -> np.ndarray:
+        return self._score_with(self.module_, histories)
+
+    def _save_state(self, directory: Path) -> None:
+        torch.save(self.module_.state_dict(), directory / "weights.pt")
+        state = {"n_items": self.n_items_, "history": self.history_.to_dict(),
+                 "item_features": self.item_features_.to_dict() if self.item_features_ else None}
+        (directory / "state.json").write_text(json.dumps(state))
+
+    def _load_state(self, directory: Path) -> None:
+        state = json.loads((directory / "state.json").read_text())
+        self.n_items_ = int(state["n_items"])
+        features = state["item_features"]
+        self.item_features_ = ItemFeatures.from_dict(features) if features else None
+        model_cfg = dataclasses.replace(self.config.model, n_items=self.n_items_)
+        self.module_ = self.module_cls(model_cfg, self.item_features_)
+        weights = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
+        self.module_.load_state_dict(weights)
+        self.module_.eval()
+        self.history_ = TrainingHistory(**{k: v for k, v in state["history"].items()
+                                           if k != "epochs"})
+
+
+def register_neural(name: str, module_cls: type[nn.Module], model_config_cls: type,
+                    preset: dict[str, Any] | None = None) -> type[NeuralRecommender]:
+    """Register ``name`` as a recommender over ``module_cls``; ``preset`` changes defaults.
+
+    ``preset`` takes the same keys as ``--set`` (``loss``, ``model.dropout``, ``training.lr``).
+    """
+
+    config_cls = dataclasses.make_dataclass(
+        f"{module_cls.__name__}RecommenderConfig",
+        [("model", model_config_cls, dataclasses.field(default_factory=model_config_cls)),
+         ("training", TrainingConfig, dataclasses.field(default_factory=TrainingConfig))])
+    if preset:
+        defaults = build_config(config_cls, preset)
+        config_cls = dataclasses.make_dataclass(
+            f"{name.replace('-', '_')}Config",
+            [("model", model_config_cls,
+              dataclasses.field(default_factory=lambda: dataclasses.replace(defaults.model))),
+             ("training", TrainingConfig,
+              dataclasses.field(default_factory=lambda: dataclasses.replace(defaults.training)))])
+    cls = type(f"{module_cls.__name__}Recommender", (NeuralRecommender,),
+               {"module_cls": module_cls, "Config": config_cls, "__doc__": module_cls.__doc__})
+    return register_model(name)(cls)
