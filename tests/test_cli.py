@@ -34,7 +34,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo") / "home"
-    result = _run(["demo", "--no-serve"], home)
+    result = _run(["demo", "--no-serve", "--quick"], home)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "champion" in result.stdout and "curl" in result.stdout
     return home

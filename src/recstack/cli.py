@@ -49,12 +49,14 @@ def _parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 @app.command()
 def demo(serve: Annotated[bool, typer.Option("--serve/--no-serve",
-                                             help="start the service afterwards")] = True) -> None:
+                                             help="start the service afterwards")] = True,
+         quick: Annotated[bool, typer.Option(help="tiny training budgets (smoke test)")] = False,
+         ) -> None:
     """Generate travel data, train and register the baselines, then serve the champion."""
     from recstack.demo import example_requests, run_demo
 
     settings = get_settings()
-    result = run_demo(settings, console)
+    result = run_demo(settings, console, quick=quick)
     bundle_user = next(iter(_served_users(settings, result.champion.name)))
     console.print("\nTry:")
     for line in example_requests(settings, bundle_user):

@@ -19,7 +19,16 @@ from recstack.settings import Settings
 
 log = logging.getLogger(__name__)
 DEMO_MODEL = "travel-next-item"
-DEMO_CANDIDATES: dict[str, dict[str, object]] = {"popularity": {}, "itemknn": {}}
+# The travel team's comparison: baselines, a left-to-right transformer, and Meta-BERT4Rec with
+# the product's city and category beside the item. Neural budgets keep the demo to minutes.
+_NEURAL = {"max_length": 50, "epochs": 40, "eval_every": 2, "patience": 3, "max_minutes": 1.5}
+DEMO_CANDIDATES: dict[str, dict[str, object]] = {
+    "popularity": {},
+    "itemknn": {},
+    "sasrec": dict(_NEURAL),
+    "meta-bert4rec": {**_NEURAL, "metadata_fields": "city,category"},
+}
+QUICK = {"epochs": 2, "max_minutes": 0.3}  # --quick: smoke-test budgets
 
 
 @dataclass
@@ -29,7 +38,8 @@ class DemoResult:
     table: Table
 
 
-def run_demo(settings: Settings, console: Console | None = None) -> DemoResult:
+def run_demo(settings: Settings, console: Console | None = None,
+             quick: bool = False) -> DemoResult:
     """Train and register every candidate on the travel data; promote the best by validation."""
     console = console or Console()
     with console.status("loading the synthetic travel data (generated on first use)"):
@@ -44,6 +54,8 @@ def run_demo(settings: Settings, console: Console | None = None) -> DemoResult:
     results = []
     for model_type, params in DEMO_CANDIDATES.items():
         console.print(f"training [bold]{model_type}[/bold]")
+        if quick and params:
+            params = {**params, **QUICK}
         trained = train(TrainConfig(model=model_type, dataset="travel", params=dict(params),
                                     register_as=DEMO_MODEL), settings, split=split)
         assert trained.version is not None

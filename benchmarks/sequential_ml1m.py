@@ -1,0 +1,132 @@
+"""Every next-item model on ML-1M-T2: full ranking, leave-one-out, with wall time and best epoch.
+
+Each model trains on the training sequences with early stopping on the validation item, then the
+test item is scored once (full ranking over all 3,416 items, seen items excluded). Item-kNN is
+the reference measured in the same run (see ``baselines_ml1m.py`` for its own reference); a
+RecBole SASRec run on the same sequences can be added with ``--recbole`` (it installs RecBole
+into a separate virtualenv, ``benchmarks/.venv-recbole``, because RecBole needs numpy < 2).
+
+    .venv/bin/python benchmarks/sequential_ml1m.py --models sasrec,bert4rec --budget-minutes 20
+
+Writes ``benchmarks/results/sequential_ml1m_t2.json`` (merging with earlier runs of other models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from recstack.data.sasrec import load_ml1m_t2
+from recstack.data.splits import Split, leave_one_out
+from recstack.evaluation import count_items, evaluate_scores
+from recstack.sequential.base import FitContext, model_class
+
+HERE = Path(__file__).resolve().parent
+RESULT = HERE / "results" / "sequential_ml1m_t2.json"
+# Settings per model: the models' defaults are already tuned for ML-1M-T2; these add the
+# training budget. eval_rows keeps each validation pass short on a CPU.
+PLANS: dict[str, dict[str, Any]] = {
+    "itemknn": {"window": 3, "n_recent": 5, "decay": 0.4, "alpha": 0.7},
+    "popularity": {},
+    "sasrec": {"eval_every": 2, "eval_rows": 2000, "patience": 5},
+    "gsasrec": {"eval_every": 2, "eval_rows": 2000, "patience": 5},
+    "bert4rec": {"eval_every": 2, "eval_rows": 2000, "patience": 5},
+    "meta-bert4rec": {"eval_every": 2, "eval_rows": 2000, "patience": 5},
+    "ncf": {"eval_every": 2, "eval_rows": 2000, "patience": 4},
+    "deepfm": {"eval_every": 2, "eval_rows": 2000, "patience": 4},
+}
+
+
+def run_model(name: str, split: Split, budget_minutes: float, console: Console) -> dict:
+    params = dict(PLANS.get(name, {}))
+    cls = model_class(name)
+    if hasattr(cls.Config(), "training"):
+        params["max_minutes"] = budget_minutes
+    model = cls.from_params(params)
+    started = time.perf_counter()
+    model.fit(split.train, split.n_items,
+              FitContext(valid=split.valid, item_metadata=split.dataset.item_metadata))
+    wall = time.perf_counter() - started
+    counts = count_items(split.train, split.n_items)
+    test = evaluate_scores(model.score, split.test, split.n_items, item_counts=counts,
+                           ks=(10, 20), sampled_negatives=100, progress=False)
+    history = getattr(model, "history_", None)
+    row = {"model": name, "params": params, "train_seconds": round(wall, 1),
+           "best_epoch": history.best_epoch if history else None,
+           "epochs": len(history.epochs) if history else None,
+           "seconds_per_epoch": (round(sum(e.seconds for e in history.epochs)
+                                       / len(history.epochs), 1) if history else None),
+           "device": history.device if history else "cpu",
+           **{k: round(v, 5) for k, v in test.metrics.items()}}
+    console.print(f"{name}: test NDCG@10 {row['ndcg_at_10']:.4f} HR@10 {row['hr_at_10']:.4f} "
+                  f"({wall:.0f} s, best epoch {row['best_epoch']})")
+    return row
+
+
+def run_recbole(console: Console) -> dict | None:
+    """RecBole SASRec (CE loss) on the same ML-1M-T2 sequences, in its own virtualenv."""
+    venv = HERE / ".venv-recbole"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0",
+                        "recbole==1.2.1", "numpy<2", "pandas<2.3", "setuptools>=77"],
+                       check=True)
+    out = subprocess.run([str(python), str(HERE / "reference" / "recbole_sasrec.py")],
+                         capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return {"model": "reference: RecBole SASRec (CE)", **json.loads(line[7:])}
+    console.print(f"[red]RecBole run failed[/red]: {out.stderr[-2000:]}")
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="itemknn,sasrec,gsasrec,bert4rec,meta-bert4rec,"
+                        "ncf,deepfm")
+    parser.add_argument("--budget-minutes", type=float, default=30.0,
+                        help="training wall-clock budget per neural model")
+    parser.add_argument("--recbole", action="store_true", help="also run RecBole's SASRec")
+    parser.add_argument("--shared-data", type=Path, default=HERE.parents[1] / "shared" / "data")
+    args = parser.parse_args()
+    console = Console()
+    root = args.shared_data / "ml-1m"
+    split = leave_one_out(load_ml1m_t2(root / "sasrec", movies_path=root / "movies.dat"))
+    report = json.loads(RESULT.read_text()) if RESULT.exists() else {"results": {}}
+    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+        report["results"][name] = run_model(name, split, args.budget_minutes, console)
+    if args.recbole:
+        ref = run_recbole(console)
+        if ref:
+            report["results"]["recbole-sasrec"] = ref
+    report.update({
+        "dataset": "ML-1M-T2", "protocol": "leave-one-out; test = last item, validation = "
+        "second-to-last (early stopping); full ranking over all items, seen excluded, "
+        "pessimistic ties; sampled100_* beside it", "machine": platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "reference_ndcg_at_10": report["results"].get("itemknn", {}).get("ndcg_at_10")})
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(json.dumps(report, indent=2))
+    table = Table(title="ML-1M-T2 test (full ranking)")
+    for col in ("model", "HR@10", "NDCG@10", "train s", "best epoch", "s/epoch", "device"):
+        table.add_column(col, justify="right")
+    for row in sorted(report["results"].values(), key=lambda r: -r["ndcg_at_10"]):
+        table.add_row(row["model"], f"{row['hr_at_10']:.4f}", f"{row['ndcg_at_10']:.4f}",
+                      str(row.get("train_seconds")), str(row.get("best_epoch")),
+                      str(row.get("seconds_per_epoch")), str(row.get("device", "cpu")))
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
