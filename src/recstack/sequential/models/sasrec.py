@@ -60,7 +60,11 @@ PRESETS: dict[str, dict[str, object]] = {
 
 @dataclass
 class SASRecConfig:
-    """SASRec hyper-parameters; the defaults are the best found on ML-1M-T2 on a 2-core CPU."""
+    """SASRec hyper-parameters; the defaults are SASRec+ (full-softmax CE) on ML-1M.
+
+    Measured on ML-1M-T2 (valid, full ranking, seen excluded), one CPU thread, bf16 autocast,
+    Adam lr 1e-3, batch 128: NDCG@10 0.172 after 23 epochs (~44 CPU-s each), still rising.
+    """
 
     n_items: int = 0  # set from the data at fit time
     max_length: int = 200  # history positions the model reads (left-truncated); SASRec+ on ML-1M
