@@ -52,6 +52,12 @@ class RecommenderBundle:
 
     def __post_init__(self) -> None:
         self._masks: dict[tuple[str, str], np.ndarray] = {}
+        # Plain Python lists indexed by internal id: building responses must not touch pandas.
+        meta = self.items[self.metadata_fields].to_dict(orient="records")
+        empty: dict[str, Any] = {}
+        self._records: list[dict[str, Any]] = [empty] + [
+            {str(k): _plain(v) for k, v in m.items()} for m in meta]
+        self._item_ids: list[str] = [""] + [str(x) for x in self.items["item_id"]]
         self._index = {str(x): i for i, x in zip(self.items.index, self.items["item_id"],
                                                   strict=True)}
 
@@ -135,11 +141,9 @@ class RecommenderBundle:
         return self.recommend_many([Query(user_id, history, k, exclude_seen, filters)])[0]
 
     def _results(self, items: np.ndarray, scores: np.ndarray) -> list[Recommendation]:
-        keep = np.isfinite(scores)
-        rows = self.items.loc[items[keep]]
-        meta = rows[self.metadata_fields].to_dict(orient="records")
-        return [Recommendation(str(i), float(s), {k: _plain(v) for k, v in m.items()})
-                for i, s, m in zip(rows["item_id"], scores[keep], meta, strict=True)]
+        return [Recommendation(self._item_ids[i], float(s), self._records[i])
+                for i, s in zip(items.tolist(), scores.tolist(), strict=True)
+                if np.isfinite(s)]
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
