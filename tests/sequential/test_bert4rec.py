@@ -30,15 +30,6 @@ def tiny(features: ItemFeatures | None = None, **overrides) -> BERT4RecModel:
     return BERT4RecModel(config, features)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models train fastest on one thread (and far faster than two on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def travel():
     dataset = SequenceDataset.from_interactions(

@@ -22,15 +22,6 @@ def tiny(**overrides) -> SASRecModel:
     return SASRecModel(config)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: OpenMP barriers cost more than they save, badly so on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def travel():
     dataset = SequenceDataset.from_interactions(
