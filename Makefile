@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint typecheck unit install dev clean benchmark
+.PHONY: demo test lint typecheck unit install dev clean benchmark benchmark-sequential benchmark-serving
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ unit: dev
 
 benchmark: dev  ## ML-1M-T2 baselines, full ranking; writes benchmarks/results/*.json
 	$(BIN)/python benchmarks/baselines_ml1m.py
+
+benchmark-sequential: dev  ## neural models on ML-1M-T2 (budget per model: MINUTES, default 30)
+	$(BIN)/python benchmarks/sequential_ml1m.py --budget-minutes $(or $(MINUTES),30)
+
+benchmark-serving: dev  ## p50/p99 latency in-process and over HTTP
+	$(BIN)/python benchmarks/serving_latency.py
 
 clean:
 	rm -rf $(VENV) .recstack .pytest_cache .mypy_cache .ruff_cache
