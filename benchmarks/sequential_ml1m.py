@@ -48,8 +48,9 @@ PLANS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_model(name: str, split: Split, budget_minutes: float, console: Console) -> dict:
-    params = dict(PLANS.get(name, {}))
+def run_model(name: str, split: Split, budget_minutes: float, console: Console,
+              extra: dict[str, str] | None = None) -> dict:
+    params = {**PLANS.get(name, {}), **(extra or {})}
     cls = model_class(name)
     if hasattr(cls.Config(), "training"):
         params["max_minutes"] = budget_minutes
@@ -100,6 +101,7 @@ def main() -> None:
                         help="training wall-clock budget per neural model")
     parser.add_argument("--recbole", action="store_true", help="also run RecBole's SASRec")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    parser.add_argument("--set", action="append", default=[], help="key=value for every model")
     parser.add_argument("--shared-data", type=Path, default=HERE.parents[1] / "shared" / "data")
     args = parser.parse_args()
     console = Console()
@@ -109,7 +111,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     fresh = {}
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        fresh[name] = run_model(name, split, args.budget_minutes, console)
+        fresh[name] = run_model(name, split, args.budget_minutes, console,
+                                dict(kv.split("=", 1) for kv in args.set))
     if args.recbole:
         ref = run_recbole(console)
         if ref:
