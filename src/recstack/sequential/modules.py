@@ -8,13 +8,14 @@ into a batch; ``ItemFeatures`` encodes item metadata (city, genres, year …) as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from recstack.errors import DataError
+from recstack.errors import ConfigError, DataError
 
 
 @dataclass
@@ -31,6 +32,71 @@ def pad_left(sequences: list[np.ndarray], max_length: int) -> np.ndarray:
         if len(tail):
             out[r, max_length - len(tail):] = tail
     return out
+
+
+def field_names(spec: str) -> list[str]:
+    """``"city, category"`` → ``["city", "category"]``: the ``metadata_fields`` config format."""
+    return [f.strip() for f in spec.split(",") if f.strip()]
+
+
+def check_pointwise_config(config: Any, losses: tuple[str, ...],
+                           item_features: ItemFeatures | None) -> tuple[list[int], list[str]]:
+    """Validate a bag-of-history model's config (NCF, DeepFM); return MLP widths and fields.
+
+    The config needs ``n_items``, ``loss``, ``n_negatives``, ``targets_per_sequence``,
+    ``max_length``, ``mlp_layers`` (``"128,64"``) and ``metadata_fields``.
+    """
+    if config.n_items < 1:
+        raise ConfigError("n_items must be set from the data", field="n_items",
+                          fix="set n_items to the catalogue size before building the model")
+    if config.loss not in losses:
+        raise ConfigError(f"unknown loss {config.loss!r}", field="loss",
+                          fix=f"choose from: {', '.join(losses)}")
+    if config.n_negatives < 1 or config.targets_per_sequence < 0 or config.max_length < 1:
+        raise ConfigError("n_negatives and max_length must be >= 1, targets_per_sequence >= 0",
+                          field="n_negatives", fix="use positive counts")
+    try:
+        widths = [int(w) for w in config.mlp_layers.split(",")]
+    except ValueError:
+        widths = []
+    if not widths or min(widths) < 1:
+        raise ConfigError(f"mlp_layers {config.mlp_layers!r} is not a list of widths",
+                          field="mlp_layers", fix='write positive widths like "128,64"')
+    fields = field_names(config.metadata_fields)
+    missing = [f for f in fields if item_features is None or f not in item_features.fields]
+    if missing:
+        raise ConfigError(f"no item features for metadata field(s) {missing}",
+                          field="metadata_fields",
+                          fix="pass ItemFeatures.from_metadata(...) with them, or drop them")
+    return widths, fields
+
+
+def next_item_pairs(sequences: list[np.ndarray], max_length: int, per_sequence: int,
+                    n_negatives: int, n_items: int,
+                    rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """A pointwise next-item batch: prefixes, the item after each, and uniform negatives.
+
+    Each sequence's latest ``max_length + 1`` items give ``item_ids`` (B, T) = all but the last
+    and ``positives`` (B, T) = all but the first, so ``positives[b, t]`` follows
+    ``item_ids[b, :t + 1]``. ``per_sequence`` > 0 keeps that many random target positions per
+    row (all when fewer), the rest become 0 (not counted). ``negatives`` (N, n_negatives) belong
+    to the N counted positions in row-major order and never equal their positive.
+    """
+    tails = [np.asarray(s, dtype=np.int64)[-(max_length + 1):] for s in sequences]
+    inputs = pad_left([t[:-1] for t in tails], max_length)  # (B, T)
+    targets = pad_left([t[1:] for t in tails], max_length)  # (B, T)
+    if per_sequence > 0:
+        # Rank the real positions of each row by a random key; keep the first per_sequence.
+        keys = np.where(targets > 0, rng.random(targets.shape), np.inf)  # (B, T)
+        rank = np.argsort(np.argsort(keys, axis=1), axis=1)  # (B, T)
+        targets = np.where(rank < per_sequence, targets, 0)
+    positives = targets[targets > 0]  # (N,) row-major, as torch's boolean indexing
+    negatives = rng.integers(1, n_items + 1, size=(len(positives), n_negatives))
+    # A negative equal to the positive would be pushed up and down at once: move it on.
+    clash = negatives == positives[:, None]
+    negatives[clash] = negatives[clash] % n_items + 1
+    return {"item_ids": torch.as_tensor(inputs), "positives": torch.as_tensor(targets),
+            "negatives": torch.as_tensor(negatives)}
 
 
 @dataclass

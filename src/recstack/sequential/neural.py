@@ -20,7 +20,7 @@ from torch import nn
 from recstack.data.splits import EvalSet
 from recstack.evaluation import count_items, evaluate_scores
 from recstack.sequential.base import FitContext, Recommender, build_config, register_model
-from recstack.sequential.modules import ItemFeatures, pad_left
+from recstack.sequential.modules import ItemFeatures, field_names, pad_left
 from recstack.sequential.training import Trainer, TrainingConfig, TrainingHistory
 
 SCORE_BATCH = 512  # histories scored per forward pass
@@ -35,7 +35,7 @@ class NeuralRecommender(Recommender):
             context: FitContext | None = None) -> Self:
         context = context or FitContext()
         model_cfg = dataclasses.replace(self.config.model, n_items=n_items)
-        fields = [f.strip() for f in model_cfg.metadata_fields.split(",") if f.strip()]
+        fields = field_names(model_cfg.metadata_fields)
         self.item_features_ = (ItemFeatures.from_metadata(context.item_metadata, fields, n_items)
                                if fields else None)
         self.n_items_ = n_items

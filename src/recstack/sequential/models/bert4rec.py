@@ -26,7 +26,13 @@ from torch import nn
 
 from recstack.errors import ConfigError, DataError
 from recstack.sequential.losses import full_softmax_ce
-from recstack.sequential.modules import ItemFeatures, MetadataEmbedding, ModelOutput, pad_left
+from recstack.sequential.modules import (
+    ItemFeatures,
+    MetadataEmbedding,
+    ModelOutput,
+    field_names,
+    pad_left,
+)
 
 FUSIONS = ("sum", "concat", "gate")
 
@@ -78,7 +84,7 @@ class BERT4RecConfig:
     @property
     def fields(self) -> list[str]:
         """The metadata field names, in order, without blanks."""
-        return [f.strip() for f in self.metadata_fields.split(",") if f.strip()]
+        return field_names(self.metadata_fields)
 
 
 class BERT4RecItemTable(nn.Module):

@@ -25,9 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recstack.errors import ConfigError
 from recstack.sequential.losses import sampled_bce, sampled_softmax_ce
-from recstack.sequential.modules import ItemFeatures, MetadataEmbedding, ModelOutput, pad_left
+from recstack.sequential.modules import (
+    ItemFeatures,
+    MetadataEmbedding,
+    ModelOutput,
+    check_pointwise_config,
+    next_item_pairs,
+)
 
 LOSSES = ("bce", "sampled_ce")
 _SCORE_CHUNK_ELEMENTS = 1 << 24  # (B, items, H) activations per scoring chunk: ~64 MB in fp32
@@ -55,7 +60,7 @@ class DeepFMModel(nn.Module):
 
     def __init__(self, config: DeepFMConfig, item_features: ItemFeatures | None = None):
         super().__init__()
-        fields = _check_config(config, item_features)
+        widths, fields = check_pointwise_config(config, LOSSES, item_features)
         self.config = config
         n_rows, dim = config.n_items + 1, config.embedding_dim  # row 0 is padding
         self.history_emb = nn.Embedding(n_rows, dim, padding_idx=0)  # (I + 1, D)
@@ -68,7 +73,6 @@ class DeepFMModel(nn.Module):
         self.meta_emb = nn.ModuleDict({f: MetadataEmbedding(single[f], dim) for f in fields})
         self.meta_w = nn.ModuleDict({f: MetadataEmbedding(single[f], 1) for f in fields})
         self.bias = nn.Parameter(torch.zeros(()))
-        widths = [int(w) for w in config.mlp_layers.split(",")]
         # The first deep layer acts on concat(history, item, metadata...); forward splits its
         # weight so the history part is computed once per user, the rest once per item.
         self.deep_first = nn.Linear((2 + len(fields)) * dim, widths[0])
@@ -96,24 +100,12 @@ class DeepFMModel(nn.Module):
                        rng: np.random.Generator) -> dict[str, torch.Tensor]:
         """Inputs, next-item targets at chosen positions, and uniform negatives.
 
-        As for the left-to-right models, each sequence's latest ``max_length + 1`` items give
-        ``item_ids`` (B, T) = all but the last and ``positives`` (B, T) = all but the first, so
-        ``positives[b, t]`` follows the bag of ``item_ids[b, :t + 1]``. ``targets_per_sequence``
-        random positions per row keep their target, the rest become 0 (not counted).
-        ``negatives`` (N, n_negatives) belong to the N counted positions in row-major order and
-        never equal their positive.
+        The layout is ``next_item_pairs``'s: ``positives[b, t]`` follows the bag of
+        ``item_ids[b, :t + 1]``, and ``targets_per_sequence`` random positions per row count.
         """
-        # Copied from recstack.sequential.models.ncf.NCFModel.training_batch
         cfg = self.config
-        inputs, targets = _inputs_and_targets(sequences, cfg.max_length,
-                                              cfg.targets_per_sequence, rng)
-        positives = targets[targets > 0]  # (N,) row-major, as torch's boolean indexing
-        negatives = rng.integers(1, cfg.n_items + 1, size=(len(positives), cfg.n_negatives))
-        # A negative equal to the positive would be pushed up and down at once: move it on.
-        clash = negatives == positives[:, None]
-        negatives[clash] = negatives[clash] % cfg.n_items + 1
-        return {"item_ids": torch.as_tensor(inputs), "positives": torch.as_tensor(targets),
-                "negatives": torch.as_tensor(negatives)}
+        return next_item_pairs(sequences, cfg.max_length, cfg.targets_per_sequence,
+                               cfg.n_negatives, cfg.n_items, rng)
 
     def forward(self, item_ids: torch.Tensor, positives: torch.Tensor | None = None,
                 negatives: torch.Tensor | None = None) -> ModelOutput:
@@ -202,50 +194,7 @@ class DeepFMModel(nn.Module):
         return self.deep_out(hidden)[..., 0]
 
 
-def _check_config(config: DeepFMConfig, item_features: ItemFeatures | None) -> list[str]:
-    """Validate the config; return the metadata fields to embed."""
-    if config.n_items < 1:
-        raise ConfigError("n_items must be set from the data", field="n_items",
-                          fix="set n_items to the catalogue size before building the model")
-    if config.loss not in LOSSES:
-        raise ConfigError(f"unknown loss {config.loss!r}", field="loss",
-                          fix=f"choose from: {', '.join(LOSSES)}")
-    if config.n_negatives < 1 or config.targets_per_sequence < 0 or config.max_length < 1:
-        raise ConfigError("n_negatives and max_length must be >= 1, targets_per_sequence >= 0",
-                          field="n_negatives", fix="use positive counts")
-    try:
-        widths = [int(w) for w in config.mlp_layers.split(",")]
-    except ValueError:
-        widths = []
-    if not widths or min(widths) < 1:
-        raise ConfigError(f"mlp_layers {config.mlp_layers!r} is not a list of widths",
-                          field="mlp_layers", fix='write positive widths like "128,64"')
-    fields = [f.strip() for f in config.metadata_fields.split(",") if f.strip()]
-    missing = [f for f in fields if item_features is None or f not in item_features.fields]
-    if missing:
-        raise ConfigError(f"no item features for metadata field(s) {missing}",
-                          field="metadata_fields",
-                          fix="pass ItemFeatures.from_metadata(...) with them, or drop them")
-    return fields
-
-
 def _single_field(features: ItemFeatures, name: str) -> ItemFeatures:
     """The one-field slice of ``features``, so that each field gets its own embedding."""
     return ItemFeatures([name], {name: features.codes[name]},
                         {name: features.vocab_sizes[name]})
-
-
-# Copied from recstack.sequential.models.ncf._inputs_and_targets
-def _inputs_and_targets(sequences: list[np.ndarray], max_length: int, per_sequence: int,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Left-padded (B, T) inputs and next-item targets; ``per_sequence`` > 0 keeps that many
-    random targets per row (all when fewer), the others set to 0."""
-    tails = [np.asarray(s, dtype=np.int64)[-(max_length + 1):] for s in sequences]
-    inputs = pad_left([t[:-1] for t in tails], max_length)  # (B, T)
-    targets = pad_left([t[1:] for t in tails], max_length)  # (B, T)
-    if per_sequence > 0:
-        # Rank the real positions of each row by a random key; keep the first per_sequence.
-        keys = np.where(targets > 0, rng.random(targets.shape), np.inf)  # (B, T)
-        rank = np.argsort(np.argsort(keys, axis=1), axis=1)  # (B, T)
-        targets = np.where(rank < per_sequence, targets, 0)
-    return inputs, targets

@@ -38,7 +38,13 @@ from recstack.sequential.losses import (
     sampled_bce,
     sampled_softmax_ce,
 )
-from recstack.sequential.modules import ItemFeatures, MetadataEmbedding, ModelOutput, pad_left
+from recstack.sequential.modules import (
+    ItemFeatures,
+    MetadataEmbedding,
+    ModelOutput,
+    field_names,
+    pad_left,
+)
 
 LOSSES = ("ce", "bce", "gbce", "sampled_ce")
 
@@ -273,7 +279,7 @@ def _check_config(config: SASRecConfig, item_features: ItemFeatures | None) -> N
     if config.n_negatives < 1:
         raise ConfigError("n_negatives must be at least 1", field="n_negatives",
                           fix="use e.g. 256 for gbce, 3000 for sampled_ce")
-    wanted = [f.strip() for f in config.metadata_fields.split(",") if f.strip()]
+    wanted = field_names(config.metadata_fields)
     given = list(item_features.fields) if item_features is not None else []
     if wanted != given:
         raise ConfigError(f"metadata_fields {wanted} but item features for {given}",
