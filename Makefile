@@ -6,22 +6,29 @@ BIN := $(VENV)/bin
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint typecheck unit install dev clean benchmark benchmark-sequential benchmark-serving
+.PHONY: demo test lint typecheck unit install dev bench clean benchmark benchmark-sequential \
+	benchmark-serving benchmark-embeddings benchmark-treatment benchmark-features benchmark-monitoring
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[torch]'
+	$(BIN)/pip install -q -e '.[torch,embeddings]'
 	@touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,torch]'
+	$(BIN)/pip install -q -e '.[dev,torch,embeddings]'
 	@touch $(VENV)/.installed $@
+
+# Reference libraries the benchmarks compare against (Feast, Evidently, EconML, MAPIE).
+$(VENV)/.bench-installed: pyproject.toml | $(VENV)/.dev-installed
+	$(BIN)/pip install -q -e '.[dev,torch,embeddings,bench]'
+	@touch $@
 
 install: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
+bench: $(VENV)/.bench-installed
 
 demo: install  ## generate data, train, register, evaluate, serve on localhost:8000
 	$(BIN)/recstack demo
@@ -45,6 +52,18 @@ benchmark-sequential: dev  ## neural models on ML-1M-T2 (budget per model: MINUT
 
 benchmark-serving: dev  ## p50/p99 latency in-process and over HTTP
 	$(BIN)/python benchmarks/serving_latency.py
+
+benchmark-embeddings: dev  ## Meta-Prod2Vec vs Prod2Vec vs item-kNN, overall and cold items
+	$(BIN)/python benchmarks/embeddings.py
+
+benchmark-treatment: bench  ## recstack vs EconML vs MAPIE on simulated lens-size data
+	$(BIN)/python benchmarks/treatment.py
+
+benchmark-features: bench  ## training frame and online reads, recstack vs Feast
+	$(BIN)/python benchmarks/feature_store.py
+
+benchmark-monitoring: bench  ## drift on 1M x 100, recstack vs Evidently
+	$(BIN)/python benchmarks/drift.py
 
 clean:
 	rm -rf $(VENV) .recstack .pytest_cache .mypy_cache .ruff_cache

@@ -15,8 +15,12 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from recstack.embeddings.cli import app as embeddings_app
 from recstack.errors import ConfigError, RecstackError
+from recstack.features.cli import app as features_app
+from recstack.monitoring.cli import app as monitoring_app
 from recstack.settings import get_settings
+from recstack.treatment.cli import app as treatment_app
 
 app = typer.Typer(help="recstack: recommendations trained, served, monitored and trusted.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -25,6 +29,11 @@ models_app = typer.Typer(help="The model registry: list versions, move aliases."
                          no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
+# One command group per system; each module keeps its heavy imports inside the commands.
+app.add_typer(embeddings_app, name="embeddings")
+app.add_typer(treatment_app, name="treatment")
+app.add_typer(features_app, name="features")
+app.add_typer(monitoring_app, name="monitor")
 console = Console()
 
 

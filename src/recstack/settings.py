@@ -13,6 +13,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recstack.features.config import FeatureStoreSettings
+from recstack.monitoring.config import MonitoringSettings
+
 
 class TrackingSettings(BaseModel):
     """MLflow tracking and model registry."""
@@ -49,6 +52,8 @@ class Settings(BaseSettings):
     tracking: TrackingSettings = TrackingSettings()
     serving: ServingSettings = ServingSettings()
     data: DataSettings = DataSettings()
+    features: FeatureStoreSettings = FeatureStoreSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @property
     def tracking_uri(self) -> str:

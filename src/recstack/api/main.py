@@ -8,7 +8,15 @@ from fastapi.responses import JSONResponse
 
 from recstack import __version__
 from recstack.api.deps import ModelCache
-from recstack.api.routes import health, models, recommendations
+from recstack.api.routes import (
+    features,
+    health,
+    items,
+    models,
+    monitoring,
+    recommendations,
+    treatment,
+)
 from recstack.errors import RecstackError
 from recstack.settings import Settings, get_settings
 
@@ -20,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Recommendations that are trained, served, monitored and trusted.")
     app.state.settings = settings
     app.state.models = ModelCache(settings)
-    for module in (health, models, recommendations):
+    for module in (health, models, recommendations, items, treatment, features, monitoring):
         app.include_router(module.router)
     app.add_exception_handler(RecstackError, _recstack_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

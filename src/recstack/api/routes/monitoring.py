@@ -1,0 +1,7 @@
+"""Monitoring summaries: drift, performance, alerts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"])

@@ -1,0 +1,1 @@
+"""Monitoring: prediction log, late labels, drift, performance, alerts."""

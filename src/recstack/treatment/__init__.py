@@ -1,0 +1,1 @@
+"""Treatment recommendation with honest uncertainty (e.g. lens size from eye measurements)."""
