@@ -2,7 +2,114 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
 
 app = typer.Typer(help="Treatment recommendation: fit, predict, report.",
                   no_args_is_help=True)
+console = Console()
+ModelRef = Annotated[str, typer.Option("--model", help="NAME, NAME@ALIAS or NAME/VERSION")]
+
+
+def _features(text: str | None) -> list[str] | None:
+    return [f.strip() for f in text.split(",") if f.strip()] if text else None
+
+
+@app.command()
+def simulate(out: Annotated[Path, typer.Option(help="CSV of the factual data a clinic has")],
+             patients: Annotated[int, typer.Option("--patients", "-n")] = 3000,
+             policy: Annotated[str, typer.Option(help="nomogram, ata or random")] = "nomogram",
+             seed: int = 0,
+             potential_out: Annotated[Path | None, typer.Option(
+                 help="CSV of every potential vault (evaluation only)")] = None) -> None:
+    """Write simulated ICL patients (and, optionally, every potential outcome)."""
+    from recstack.treatment.simulator import simulate as run_simulation
+
+    cohort = run_simulation(patients, policy=policy, seed=seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cohort.factual.to_csv(out, index=False)
+    console.print(f"{patients:,} patients ({policy} policy, seed {seed}) → {out}")
+    if potential_out is not None:
+        potential = cohort.potential.copy()
+        potential.insert(0, "patient_id", cohort.factual["patient_id"])
+        potential.to_csv(potential_out, index=False)
+        console.print(f"potential outcomes → {potential_out}")
+
+
+@app.command()
+def fit(data: Annotated[Path, typer.Option(help="CSV or parquet table")],
+        treatment: Annotated[str, typer.Option(help="treatment column")] = "icl_size_mm",
+        outcome: Annotated[str, typer.Option(help="outcome column")] = "vault_um",
+        target: Annotated[str, typer.Option(help="target range LOW:HIGH")] = "250:750",
+        features: Annotated[str | None, typer.Option(
+            help="comma-separated feature columns; default every numeric column")] = None,
+        alpha: Annotated[float, typer.Option(help="miscoverage: 0.1 → 90% intervals")] = 0.1,
+        propensity_floor: Annotated[float, typer.Option(
+            help="cells with a smaller propensity are unsupported")] = 0.01,
+        monotone: Annotated[str, typer.Option(
+            help="increasing, decreasing or none (response to an ordered option)")
+        ] = "increasing",
+        id_column: Annotated[str, typer.Option(help="row id column")] = "patient_id",
+        name: Annotated[str | None, typer.Option(
+            help="registered model name; default icl-size or <file>-treatment")] = None,
+        seed: int = 0) -> None:
+    """Fit the recommender, track it in MLflow and register a version."""
+    from recstack.settings import get_settings
+    from recstack.treatment.pipeline import FitConfig, parse_target
+    from recstack.treatment.pipeline import fit as run_fit
+
+    config = FitConfig(data=data, treatment=treatment, outcome=outcome,
+                       target=parse_target(target), features=_features(features), alpha=alpha,
+                       propensity_floor=propensity_floor,
+                       monotone=None if monotone.lower() == "none" else monotone,
+                       id_column=id_column, register_as=name, random_state=seed)
+    with console.status("fitting outcome and propensity models"):
+        result = run_fit(config, get_settings())
+    table = Table(title=f"support per option (floor {config.propensity_floor})")
+    for column in ("option", "rows", "share supported", "propensity ECE"):
+        table.add_column(column)
+    for entry in result.diagnostics["options"]:
+        table.add_row(str(entry["option"]), str(entry["n_calibration"]),
+                      f"{entry['share_supported']:.1%}", f"{entry['propensity_ece']:.3f}")
+    console.print(table)
+    if result.version is not None:
+        console.print(f"registered {result.version.name} version {result.version.version} "
+                      f"(aliases: {', '.join(result.version.aliases) or 'none'}) "
+                      f"in {result.fit_seconds:.1f}s")
+
+
+@app.command()
+def predict(model: ModelRef,
+            data: Annotated[Path, typer.Option(help="CSV or parquet of patients")],
+            out: Annotated[Path, typer.Option(help="CSV: one row per (row, option)")]) -> None:
+    """Predict every option for every row; write intervals, support and the recommendation."""
+    from recstack.settings import get_settings
+    from recstack.treatment.pipeline import predict as run_predict
+
+    preds = run_predict(model, data, out, get_settings())
+    rows = preds["row_id"].nunique()
+    console.print(f"{rows:,} rows × {len(preds) // max(rows, 1)} options → {out} "
+                  f"({preds['supported'].mean():.0%} of cells supported)")
+
+
+@app.command()
+def report(model: ModelRef,
+           data: Annotated[Path, typer.Option(help="CSV or parquet of patients")],
+           out: Annotated[Path, typer.Option(help="folder for report.html and PNGs")],
+           potential: Annotated[Path | None, typer.Option(
+               help="CSV of every potential outcome (simulated data): adds coverage")] = None,
+           patients: Annotated[int, typer.Option(help="per-patient figures")] = 3) -> None:
+    """HTML report: overlap diagnostics, propensity calibration, coverage, per-patient plots."""
+    from recstack.settings import get_settings
+    from recstack.treatment.pipeline import load_model, read_table
+    from recstack.treatment.report import write_report
+
+    fitted, info = load_model(model, get_settings())
+    path = write_report(fitted, read_table(data), out, title=f"{info.name} v{info.version}",
+                        potential=read_table(potential) if potential else None,
+                        n_patients=patients)
+    console.print(f"report → {path}")
