@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -18,15 +21,27 @@ from recstack.api.routes import (
     treatment,
 )
 from recstack.errors import RecstackError
+from recstack.monitoring.log import PredictionLog
 from recstack.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The recstack service; nothing is loaded until the first request needs it."""
     settings = settings or get_settings()
-    app = FastAPI(title="recstack", version=__version__,
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Every served prediction is logged; shutdown (SIGTERM included) drains the queue.
+        app.state.prediction_log.start()
+        try:
+            yield
+        finally:
+            app.state.prediction_log.close()
+
+    app = FastAPI(title="recstack", version=__version__, lifespan=lifespan,
                   description="Recommendations that are trained, served, monitored and trusted.")
     app.state.settings = settings
+    app.state.prediction_log = PredictionLog(settings)  # opens its store on first use
     app.state.models = ModelCache(settings)
     for module in (health, models, recommendations, items, treatment, features, monitoring):
         app.include_router(module.router)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Self
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recstack.api.deps import ModelCacheDep
+from recstack.monitoring.log import PredictionRecord
 from recstack.sequential.bundle import Query, Recommendation
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
@@ -51,6 +53,7 @@ class RecommendationResponse(BaseModel):
     model: ServedModel
     user_id: str | None
     items: list[RecommendedItem]
+    request_id: str | None = Field(None, description="send late labels (clicks) with this id")
 
 
 class BatchRecommendationRequest(BaseModel):
@@ -63,6 +66,7 @@ class BatchRecommendationRequest(BaseModel):
 class BatchRecommendationResponse(BaseModel):
     model: ServedModel
     results: list[RecommendationResponse]
+    request_id: str | None = Field(None, description="id of the batch; results carry their own")
 
 
 def _query(request: RecommendationRequest) -> Query:
@@ -78,23 +82,43 @@ def _response(served: ServedModel, user_id: str | None,
                for i, r in enumerate(recs)])
 
 
+def _log(http: Request, request: RecommendationRequest, response: RecommendationResponse
+         ) -> RecommendationResponse:
+    """Append the served prediction to the prediction log (durable before the reply leaves)."""
+    response.request_id = uuid.uuid4().hex
+    http.app.state.prediction_log.log(PredictionRecord(
+        model_name=response.model.name, model_version=response.model.version,
+        request_id=response.request_id, entity_id=request.user_id,
+        features={"user_id": request.user_id, "history": request.history, "k": request.k,
+                  "filters": request.filters},
+        output={"items": [i.item_id for i in response.items],
+                "scores": [i.score for i in response.items]}))
+    return response
+
+
 @router.post("", response_model=RecommendationResponse)
-def recommend(request: RecommendationRequest, models: ModelCacheDep) -> RecommendationResponse:
+def recommend(request: RecommendationRequest, models: ModelCacheDep, http: Request,
+              reply: Response) -> RecommendationResponse:
     """Top-k items from the requested (default: champion) model."""
     bundle, info, alias = models.get(request.model)
     served = ServedModel(name=info.name, version=info.version, alias=alias,
                          model_type=info.model_type)
-    return _response(served, request.user_id, bundle.recommend_many([_query(request)])[0])
+    response = _log(http, request,
+                    _response(served, request.user_id, bundle.recommend_many([_query(request)])[0]))
+    reply.headers["X-Request-ID"] = response.request_id or ""
+    return response
 
 
 @router.post("/batch", response_model=BatchRecommendationResponse)
-def recommend_batch(batch: BatchRecommendationRequest,
-                    models: ModelCacheDep) -> BatchRecommendationResponse:
+def recommend_batch(batch: BatchRecommendationRequest, models: ModelCacheDep, http: Request,
+                    reply: Response) -> BatchRecommendationResponse:
     """Many users in one forward pass of the model (the batch's ``model``; per-item ignored)."""
     bundle, info, alias = models.get(batch.model)
     served = ServedModel(name=info.name, version=info.version, alias=alias,
                          model_type=info.model_type)
     results = bundle.recommend_many([_query(r) for r in batch.requests])
-    return BatchRecommendationResponse(model=served, results=[
-        _response(served, r.user_id, recs) for r, recs in zip(batch.requests, results,
-                                                              strict=True)])
+    response = BatchRecommendationResponse(model=served, request_id=uuid.uuid4().hex, results=[
+        _log(http, r, _response(served, r.user_id, recs))
+        for r, recs in zip(batch.requests, results, strict=True)])
+    reply.headers["X-Request-ID"] = response.request_id or ""
+    return response

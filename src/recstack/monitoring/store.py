@@ -1,0 +1,180 @@
+"""Where the prediction log and late labels live: an ABC with SQLite and PostgreSQL backends.
+
+Every backend passes the same contract tests (``tests/monitoring/test_store.py``). Writes are
+idempotent on ``request_id``, so replaying a write-ahead journal twice never duplicates a row.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recstack.errors import ConfigError
+
+PREDICTION_COLUMNS = ["request_id", "timestamp", "model_name", "model_version", "entity_id",
+                      "features", "output"]
+LABEL_COLUMNS = ["request_id", "label", "label_time"]
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS predictions (
+        request_id TEXT PRIMARY KEY, timestamp REAL NOT NULL, model_name TEXT NOT NULL,
+        model_version TEXT NOT NULL, entity_id TEXT, features TEXT NOT NULL,
+        output TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS predictions_model_time ON predictions (model_name, timestamp)",
+    """CREATE TABLE IF NOT EXISTS labels (
+        request_id TEXT PRIMARY KEY, label TEXT NOT NULL, label_time REAL NOT NULL)""",
+]
+
+
+class LogStore(ABC):
+    """Durable rows of served predictions and their late labels."""
+
+    @abstractmethod
+    def write_predictions(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert rows in ``PREDICTION_COLUMNS`` order (JSON text for features and output) in one
+        transaction; a row whose request_id is already stored is skipped, not duplicated."""
+
+    @abstractmethod
+    def read_predictions(self, model_name: str | None = None, start: float | None = None,
+                         end: float | None = None) -> pd.DataFrame:
+        """Rows with ``start <= timestamp < end`` (epoch seconds; None = open), oldest first,
+        with ``PREDICTION_COLUMNS``; features and output still JSON text."""
+
+    @abstractmethod
+    def known_request_ids(self, request_ids: Sequence[str]) -> set[str]:
+        """The subset of ``request_ids`` that has a logged prediction."""
+
+    @abstractmethod
+    def write_labels(self, rows: Sequence[tuple[str, str, float]]) -> None:
+        """Upsert ``(request_id, label JSON, label_time)``; a later label replaces an earlier."""
+
+    @abstractmethod
+    def read_labels(self) -> pd.DataFrame:
+        """All labels with ``LABEL_COLUMNS``; label still JSON text."""
+
+
+class SQLiteLogStore(LogStore):
+    """One SQLite file in WAL mode: readers never block the writer thread."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable against a crash of the process (WAL); only power loss can lose
+        # the last transaction, and the write-ahead journal covers that when fsync is on.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        with self._conn:
+            for statement in _SCHEMA:
+                self._conn.execute(statement)
+
+    def write_predictions(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self._lock, self._conn:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def read_predictions(self, model_name: str | None = None, start: float | None = None,
+                         end: float | None = None) -> pd.DataFrame:
+        clauses, params = ["1=1"], []
+        for clause, value in (("model_name = ?", model_name), ("timestamp >= ?", start),
+                              ("timestamp < ?", end)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        sql = (f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM predictions "
+               f"WHERE {' AND '.join(clauses)} ORDER BY timestamp, request_id")
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+            return pd.DataFrame(cursor.fetchall(), columns=PREDICTION_COLUMNS)
+
+    def known_request_ids(self, request_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        ids = list(request_ids)
+        with self._lock:
+            for i in range(0, len(ids), 900):  # SQLite caps the number of bound parameters
+                chunk = ids[i:i + 900]
+                marks = ",".join("?" * len(chunk))
+                found.update(r[0] for r in self._conn.execute(
+                    f"SELECT request_id FROM predictions WHERE request_id IN ({marks})", chunk))
+        return found
+
+    def write_labels(self, rows: Sequence[tuple[str, str, float]]) -> None:
+        with self._lock, self._conn:
+            self._conn.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?, ?)", rows)
+
+    def read_labels(self) -> pd.DataFrame:
+        with self._lock:
+            cursor = self._conn.execute(f"SELECT {', '.join(LABEL_COLUMNS)} FROM labels")
+            return pd.DataFrame(cursor.fetchall(), columns=LABEL_COLUMNS)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class PostgresLogStore(LogStore):
+    """The same tables in PostgreSQL, for a service with several hosts (needs ``psycopg``)."""
+
+    def __init__(self, dsn: str):
+        try:
+            import psycopg  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            raise ConfigError("the PostgreSQL prediction log needs the psycopg package",
+                              field="monitoring.postgres_dsn",
+                              fix="pip install 'psycopg[binary]' or unset "
+                                  "RECSTACK_MONITORING__POSTGRES_DSN to use SQLite") from None
+        self._lock = threading.Lock()
+        self._conn = psycopg.connect(dsn, autocommit=False)
+        with self._conn.cursor() as cur:
+            for statement in _SCHEMA:
+                cur.execute(statement.replace("REAL", "DOUBLE PRECISION"))
+        self._conn.commit()
+
+    def _run(self, sql: str, params: Any = None, many: bool = False) -> list[tuple[Any, ...]]:
+        with self._lock, self._conn.cursor() as cur:
+            if many:
+                cur.executemany(sql, params)
+            else:
+                cur.execute(sql, params)
+            rows = cur.fetchall() if cur.description else []
+            self._conn.commit()
+            return list(rows)
+
+    def write_predictions(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._run("INSERT INTO predictions VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                  "ON CONFLICT (request_id) DO NOTHING", rows, many=True)
+
+    def read_predictions(self, model_name: str | None = None, start: float | None = None,
+                         end: float | None = None) -> pd.DataFrame:
+        rows = self._run(
+            f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM predictions WHERE "
+            "(%s IS NULL OR model_name = %s) AND (%s IS NULL OR timestamp >= %s) "
+            "AND (%s IS NULL OR timestamp < %s) ORDER BY timestamp, request_id",
+            (model_name, model_name, start, start, end, end))
+        return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+
+    def known_request_ids(self, request_ids: Sequence[str]) -> set[str]:
+        rows = self._run("SELECT request_id FROM predictions WHERE request_id = ANY(%s)",
+                         (list(request_ids),))
+        return {r[0] for r in rows}
+
+    def write_labels(self, rows: Sequence[tuple[str, str, float]]) -> None:
+        self._run("INSERT INTO labels VALUES (%s, %s, %s) ON CONFLICT (request_id) DO UPDATE "
+                  "SET label = EXCLUDED.label, label_time = EXCLUDED.label_time", rows, many=True)
+
+    def read_labels(self) -> pd.DataFrame:
+        return pd.DataFrame(self._run(f"SELECT {', '.join(LABEL_COLUMNS)} FROM labels"),
+                            columns=LABEL_COLUMNS)
+
+
+def decode_json_column(values: pd.Series) -> list[Any]:
+    """JSON text cells back to Python values."""
+    return [json.loads(v) for v in values]
