@@ -5,6 +5,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from recstack.api.main import create_app
+from recstack.monitoring.labels import prediction_frame
 
 PATIENT = {"age": 31, "sphere_d": -8.5, "ata_mm": 11.8, "wtw_mm": 11.6, "acd_mm": 3.2,
            "lens_thickness_mm": 3.7, "clr_um": 40}
@@ -32,6 +33,18 @@ def test_recommend_returns_every_option_and_one_supported_choice(client, treatme
     assert [o["supported"] for o in options] == expected["supported"].tolist()
     if not all(o["supported"] for o in options):
         assert "not supported" in body["note"]
+
+
+def test_recommendation_is_logged_with_the_feature_vector_used(client):
+    response = client.post("/v1/treatment/recommend", json={"features": PATIENT})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert response.headers["X-Request-ID"] == body["request_id"]
+    client.app.state.prediction_log.flush()
+    logged = prediction_frame(client.app.state.prediction_log.store, "icl-size")
+    row = logged.set_index("request_id").loc[body["request_id"]]
+    assert {name: row[name] for name in PATIENT} == PATIENT
+    assert row["output_recommended"] == body["recommended"]
 
 
 @pytest.mark.parametrize(("payload", "status", "field"), [

@@ -7,11 +7,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from recstack.api.deps import SettingsDep
 from recstack.errors import DataError
+from recstack.monitoring.log import PredictionRecord
 from recstack.registry.models import ModelRegistry, ModelVersionInfo, parse_model_ref
 from recstack.settings import Settings
 
@@ -88,10 +89,11 @@ class TreatmentResponse(BaseModel):
                                                 "supported by the data")
     note: str
     options: list[OptionResult]
+    request_id: str = Field(description="send the measured outcome later with this id")
 
 
 @router.post("/recommend", response_model=TreatmentResponse)
-def recommend(request: TreatmentRequest, http: Request,
+def recommend(request: TreatmentRequest, http: Request, reply: Response,
               settings: SettingsDep) -> TreatmentResponse:
     """Every option with its interval (supported) or bounds (unsupported), and the choice."""
     parse_model_ref(request.model)  # a malformed reference is a 422 naming "model"
@@ -110,10 +112,17 @@ def recommend(request: TreatmentRequest, http: Request,
             f"options {', '.join(unsupported)} are not supported by the data: their ranges are "
             "partial-identification bounds, not predictions" if unsupported else
             "every option is supported by the data")
+    record = PredictionRecord(
+        model_name=info.name, model_version=info.version,
+        features={name: request.features.get(name) for name in model.feature_names_},
+        output={"recommended": chosen[0] if chosen else None,
+                "options": [o.model_dump() for o in options]})
+    http.app.state.prediction_log.log(record)  # journaled before the reply leaves
+    reply.headers["X-Request-ID"] = record.request_id
     return TreatmentResponse(model=info.name, version=info.version,
                              target=(float(model.target[0]), float(model.target[1])),
                              recommended=chosen[0] if chosen else None, note=note,
-                             options=options)
+                             options=options, request_id=record.request_id)
 
 
 def _plain(value: Any) -> Any:
