@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from recstack.api.deps import SettingsDep
+from recstack.api.deps import SettingsDep, VersionCache, app_cache
 from recstack.errors import DataError
 from recstack.monitoring.log import PredictionRecord
-from recstack.registry.models import ModelRegistry, ModelVersionInfo, parse_model_ref
+from recstack.registry.models import parse_model_ref
 from recstack.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,40 +21,11 @@ router = APIRouter(prefix="/v1/treatment", tags=["treatment"])
 DEFAULT_MODEL = "icl-size@champion"
 
 
-class TreatmentModelCache:
-    """Loaded treatment models keyed by version; aliases re-resolved every few seconds."""
+def _cache(request: Request, settings: Settings) -> VersionCache[TreatmentRecommender]:
+    from recstack.treatment.pipeline import load_bundle_dir, require_treatment_model
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._resolved: dict[str, tuple[float, ModelVersionInfo]] = {}
-        self._models: dict[tuple[str, str], TreatmentRecommender] = {}
-
-    def get(self, ref: str) -> tuple[TreatmentRecommender, ModelVersionInfo]:
-        from recstack.treatment.pipeline import load_bundle_dir, require_treatment_model
-
-        with self._lock:
-            cached = self._resolved.get(ref)
-            if cached is not None and (time.monotonic() - cached[0]
-                                       < self.settings.serving.alias_refresh_seconds):
-                info = cached[1]
-            else:
-                info = ModelRegistry(self.settings).resolve(ref)
-                self._resolved[ref] = (time.monotonic(), info)
-            key = (info.name, info.version)
-            if key not in self._models:
-                require_treatment_model(info, ref)
-                registry = ModelRegistry(self.settings)
-                self._models[key] = load_bundle_dir(registry.download(info))[0]
-            return self._models[key], info
-
-
-def _cache(request: Request, settings: Settings) -> TreatmentModelCache:
-    # Kept on app.state so that each app (and each test's settings) has its own cache.
-    cache = getattr(request.app.state, "treatment_models", None)
-    if cache is None:
-        cache = request.app.state.treatment_models = TreatmentModelCache(settings)
-    return cache
+    return app_cache(request, "treatment_models", lambda: VersionCache(
+        settings, lambda path: load_bundle_dir(path)[0], check=require_treatment_model))
 
 
 class TreatmentRequest(BaseModel):
@@ -97,7 +66,7 @@ def recommend(request: TreatmentRequest, http: Request, reply: Response,
               settings: SettingsDep) -> TreatmentResponse:
     """Every option with its interval (supported) or bounds (unsupported), and the choice."""
     parse_model_ref(request.model)  # a malformed reference is a 422 naming "model"
-    model, info = _cache(http, settings).get(request.model)
+    model, info, _ = _cache(http, settings).get(request.model)
     try:
         preds = model.predict(pd.DataFrame([request.features]))
     except DataError as exc:  # name the request field: features.<column>
