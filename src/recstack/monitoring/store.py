@@ -132,7 +132,13 @@ class PostgresLogStore(LogStore):
                               fix="pip install 'psycopg[binary]' or unset "
                                   "RECSTACK_MONITORING__POSTGRES_DSN to use SQLite") from None
         self._lock = threading.Lock()
-        self._conn = psycopg.connect(dsn, autocommit=False)
+        try:
+            self._conn = psycopg.connect(dsn, autocommit=False, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise ConfigError(f"cannot reach the PostgreSQL prediction log: {exc}".strip(),
+                              field="monitoring.postgres_dsn",
+                              fix="start the server or correct RECSTACK_MONITORING__POSTGRES_DSN "
+                                  "(unset it to log to SQLite)") from None
         with self._conn.cursor() as cur:
             for statement in _SCHEMA:
                 cur.execute(statement.replace("REAL", "DOUBLE PRECISION"))
@@ -154,11 +160,14 @@ class PostgresLogStore(LogStore):
 
     def read_predictions(self, model_name: str | None = None, start: float | None = None,
                          end: float | None = None) -> pd.DataFrame:
-        rows = self._run(
-            f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM predictions WHERE "
-            "(%s IS NULL OR model_name = %s) AND (%s IS NULL OR timestamp >= %s) "
-            "AND (%s IS NULL OR timestamp < %s) ORDER BY timestamp, request_id",
-            (model_name, model_name, start, start, end, end))
+        clauses, params = ["TRUE"], []
+        for clause, value in (("model_name = %s", model_name), ("timestamp >= %s", start),
+                              ("timestamp < %s", end)):
+            if value is not None:  # an untyped NULL parameter cannot be compared in PostgreSQL
+                clauses.append(clause)
+                params.append(value)
+        rows = self._run(f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM predictions "
+                         f"WHERE {' AND '.join(clauses)} ORDER BY timestamp, request_id", params)
         return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
 
     def known_request_ids(self, request_ids: Sequence[str]) -> set[str]:
