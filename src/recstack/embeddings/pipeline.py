@@ -1,0 +1,204 @@
+"""The "viewed together" lifecycle: train → MLflow run → register; evaluate; load for serving.
+
+``train`` fits an embedding model on the training part of the next-view split, logs validation
+metrics (overall and cold items) and registers a bundle with its nearest-neighbour index;
+``evaluate`` scores a registered version on the held-out test views as a separate run.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recstack.embeddings.bundle import SimilarItemsBundle
+from recstack.embeddings.evaluation import evaluate_next_view
+from recstack.embeddings.itemknn import CoViewItemKNN, ItemKNNConfig
+from recstack.embeddings.meta_prod2vec import PRESETS, MetaProd2Vec, MetaProd2VecConfig
+from recstack.embeddings.prod2vec import Prod2Vec, Prod2VecConfig
+from recstack.embeddings.sessions import (
+    DEFAULT_METADATA,
+    CoViewSplit,
+    load_corpus,
+    next_view_split,
+)
+from recstack.errors import ConfigError
+from recstack.registry.models import ModelRegistry, ModelVersionInfo
+from recstack.registry.tracking import log_params_flat, start_run
+from recstack.sequential.base import build_config
+from recstack.settings import Settings
+
+log = logging.getLogger(__name__)
+MODELS = ("meta-prod2vec", "prod2vec", "prod2vec-torch", "itemknn")
+# Chosen by benchmarks/ann_index.py on the real item vectors (docs/embeddings.md).
+DEFAULT_INDEX = "usearch"
+
+
+@dataclass
+class EmbeddingTrainConfig:
+    model: str = "meta-prod2vec"  # one of MODELS
+    dataset: str = "travel"  # travel (sessions) or ml-1m-t2 (user sequences)
+    params: dict[str, Any] = field(default_factory=dict)  # model hyper-parameter overrides
+    register_as: str | None = None  # registered model name; default "<dataset>-similar-items"
+    index: str = DEFAULT_INDEX  # exact, faiss-hnsw or usearch
+    cold_max_count: int = 5  # cold items: at most this many training views
+    gap_minutes: float = 30.0  # session cut for click logs
+
+    @property
+    def registered_name(self) -> str:
+        return self.register_as or f"{self.dataset}-similar-items"
+
+
+@dataclass
+class EmbeddingTrainResult:
+    run_id: str
+    version: ModelVersionInfo | None
+    valid: dict[str, float]
+    model: Any
+    bundle: SimilarItemsBundle | None
+    fit_seconds: float
+
+
+def make_model(name: str, params: dict[str, Any] | None = None,
+               dataset: str | None = None) -> Any:
+    """An unfitted estimator from a model name and ``key=value`` overrides (checked)."""
+    overrides = dict(params or {})
+    if name in ("meta-prod2vec", "prod2vec-torch"):
+        preset = PRESETS["meta-prod2vec" if name == "meta-prod2vec" else "prod2vec"]
+        if dataset in DEFAULT_METADATA and "metadata_fields" not in overrides:
+            overrides["metadata_fields"] = DEFAULT_METADATA[dataset]
+        fields = overrides.pop("metadata_fields", None)
+        config = build_config(MetaProd2VecConfig, {**preset, **overrides})
+        if fields is not None:  # a tuple field: build_config cannot coerce "city,category"
+            config = MetaProd2VecConfig(**{**asdict(config), "metadata_fields": fields})
+        return MetaProd2Vec(**asdict(config))
+    if name == "prod2vec":
+        return Prod2Vec(**asdict(build_config(Prod2VecConfig, overrides)))
+    if name == "itemknn":
+        return CoViewItemKNN(**asdict(build_config(ItemKNNConfig, overrides)))
+    raise ConfigError(f"unknown model {name!r}", field="model", fix=f"use one of: "
+                      f"{', '.join(MODELS)}")
+
+
+def train(config: EmbeddingTrainConfig, settings: Settings, *, register: bool = True,
+          split: CoViewSplit | None = None, progress: bool = True) -> EmbeddingTrainResult:
+    """Fit, log validation metrics to MLflow and (for embedding models) register a bundle."""
+    model = make_model(config.model, config.params, config.dataset)  # fail fast on bad params
+    if register and config.model == "itemknn":
+        raise ConfigError("item-kNN has no vectors to put in an index", field="model",
+                          fix="register meta-prod2vec or prod2vec; item-kNN is an evaluation "
+                              "baseline (pass register=False / --no-register)")
+    split = split or next_view_split(load_corpus(config.dataset, settings, config.gap_minutes))
+    tags = {"model_type": config.model, "dataset": split.dataset.name}
+    with start_run(settings, f"{config.model}-{split.dataset.name}", kind="train",
+                   tags=tags) as run:
+        log_params_flat({"model": config.model, "dataset": split.dataset.name,
+                         "n_items": split.n_items, "n_sequences": split.dataset.n_users,
+                         "index": config.index, "cold_max_count": config.cold_max_count,
+                         "config": model.get_params()})
+        started = time.perf_counter()
+        model.fit(split.train, split.n_items, split.dataset.item_metadata)
+        fit_seconds = time.perf_counter() - started
+        valid = evaluate_next_view(model, split, "valid", cold_max_count=config.cold_max_count,
+                                   progress=progress)
+        _log_metrics(valid, "valid", fit_seconds, getattr(model, "tokens_per_second_", None))
+        bundle, version = None, None
+        if hasattr(model, "candidate_vectors_"):
+            bundle = SimilarItemsBundle.from_vectors(
+                split.dataset.item_ids, split.dataset.item_metadata, model.query_vectors_,
+                model.candidate_vectors_, index=config.index, info={
+                    **tags, "run_id": run.info.run_id, "config": model.get_params(),
+                    "dataset_source": config.dataset, "gap_minutes": config.gap_minutes,
+                    "cold_max_count": config.cold_max_count})
+            _log_projection(model, split)
+            if register:
+                version = _register(bundle, config.registered_name, settings, {
+                    **tags, "index": config.index,
+                    **{f"valid_{k}": f"{v:.5f}" for k, v in valid.items()}})
+    return EmbeddingTrainResult(run.info.run_id, version, valid, model, bundle, fit_seconds)
+
+
+class _BundleScorer:
+    """The bundle's vectors as an item-to-item model (row 0 = padding) for evaluation."""
+
+    def __init__(self, bundle: SimilarItemsBundle):
+        pad = np.zeros((1, bundle.query_vectors.shape[1]), dtype=np.float32)
+        self.query = np.vstack([pad, bundle.query_vectors])
+        self.candidate = np.vstack([pad, bundle.candidate_vectors])
+
+    def similarity(self, items: np.ndarray) -> np.ndarray:
+        return self.query[np.asarray(items, dtype=np.int64)] @ self.candidate.T
+
+
+def evaluate(model_ref: str, settings: Settings, *, split: CoViewSplit | None = None,
+             progress: bool = True) -> dict[str, float]:
+    """Score a registered version on the held-out test views, as its own MLflow run."""
+    registry = ModelRegistry(settings)
+    info = registry.resolve(model_ref)
+    bundle = SimilarItemsBundle.load(registry.download(info))
+    if split is None:
+        split = next_view_split(load_corpus(bundle.info["dataset_source"], settings,
+                                            float(bundle.info.get("gap_minutes", 30.0))))
+    cold = int(bundle.info.get("cold_max_count", 5))
+    tags = {"model_name": info.name, "model_version": info.version,
+            "model_type": info.model_type, "dataset": split.dataset.name}
+    with start_run(settings, f"evaluate-{info.name}-v{info.version}", kind="evaluate", tags=tags):
+        result = evaluate_next_view(_BundleScorer(bundle), split, "test", cold_max_count=cold,
+                                    progress=progress)
+        _log_metrics(result, "test")
+    for key, value in result.items():
+        registry.client.set_model_version_tag(info.name, info.version, f"test_{key}",
+                                              f"{value:.5f}")
+    return result
+
+
+def load_bundle(model_ref: str, settings: Settings
+                ) -> tuple[SimilarItemsBundle, ModelVersionInfo]:
+    """The registered bundle for ``NAME@ALIAS`` / ``NAME/VERSION``, downloaded once."""
+    registry = ModelRegistry(settings)
+    info = registry.resolve(model_ref)
+    return SimilarItemsBundle.load(registry.download(info)), info
+
+
+def _log_metrics(metrics: dict[str, float], prefix: str, fit_seconds: float | None = None,
+                 tokens_per_second: float | None = None) -> None:
+    import mlflow
+
+    values = {f"{prefix}_{k}": v for k, v in metrics.items() if np.isfinite(v)}
+    if fit_seconds is not None:
+        values["fit_seconds"] = fit_seconds
+    if tokens_per_second is not None:
+        values["tokens_per_second"] = tokens_per_second
+    mlflow.log_metrics(values)
+
+
+def _log_projection(model: Any, split: CoViewSplit) -> None:
+    """The 2-D map of item vectors coloured by metadata, as a run artifact."""
+    import mlflow
+
+    from recstack.embeddings.report import plot_projection
+
+    field_name = DEFAULT_METADATA.get(split.dataset.name, (None,))[0]
+    if field_name is None or split.dataset.item_metadata is None:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = plot_projection(model.item_vectors_, split.dataset.item_metadata, field_name,
+                               Path(tmp) / "projection.png", counts=split.item_counts)
+        mlflow.log_artifact(str(path))
+
+
+def _register(bundle: SimilarItemsBundle, name: str, settings: Settings,
+              tags: dict[str, str]) -> ModelVersionInfo:
+    from recstack.embeddings.pyfunc import PYFUNC_MODEL_FILE, similar_items_signature
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = bundle.save(Path(tmp) / "bundle")
+        example = pd.DataFrame({"item_id": [bundle.items["item_id"].iat[0]], "k": [5]})
+        return ModelRegistry(settings).log_and_register(
+            name, directory, PYFUNC_MODEL_FILE, similar_items_signature(), example, tags)

@@ -1,0 +1,130 @@
+"""Meta-Prod2Vec: the four-term loss, metadata structure, cold-item fallback, bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from recstack.embeddings import MetaProd2Vec, MetaProd2VecConfig
+from recstack.embeddings.meta_prod2vec import MetaProd2VecModel, sgns_loss
+from recstack.errors import ConfigError, DataError
+
+FAST = {"dim": 16, "epochs": 3, "batch_size": 512}
+
+
+@pytest.fixture(scope="module")
+def fitted(travel_split):
+    ds = travel_split.dataset
+    return MetaProd2Vec(**FAST).fit(travel_split.train, ds.n_items, ds.item_metadata)
+
+
+def _same_city_share(model, dataset, k=10):
+    city = dataset.item_metadata["city"].to_numpy()
+    items = np.arange(1, dataset.n_items + 1)
+    scores = model.similarity(items)
+    scores[:, 0] = -np.inf
+    scores[np.arange(len(items)), items] = -np.inf
+    top = np.argsort(-scores, axis=1)[:, :k]
+    return float((city[top - 1] == city[items - 1][:, None]).mean())
+
+
+def test_sgns_loss_prefers_aligned_positives():
+    source = torch.tensor([[1.0, 0.0]])
+    good = sgns_loss(source, torch.tensor([[3.0, 0.0]]), torch.tensor([[[-3.0, 0.0]]]))
+    bad = sgns_loss(source, torch.tensor([[-3.0, 0.0]]), torch.tensor([[[3.0, 0.0]]]))
+    assert good.item() < 0.1 < bad.item()
+
+
+def test_metadata_terms_drop_out_for_items_without_metadata():
+    config = MetaProd2VecConfig(dim=4)
+    model = MetaProd2VecModel(config, n_items=3, n_meta=2)
+    torch.nn.init.normal_(model.output.weight)
+    args = (torch.tensor([1]), torch.tensor([2]))
+    negs = (torch.tensor([[3]]), torch.tensor([[5]]))
+    no_meta = model(*args, torch.tensor([-1]), torch.tensor([-1]), *negs)
+    only_ii = MetaProd2VecModel(MetaProd2VecConfig(dim=4, weight_im=0, weight_mi=0,
+                                                   weight_mm=0), 3, 2)
+    only_ii.load_state_dict(model.state_dict())
+    assert torch.isclose(no_meta, only_ii(*args, torch.tensor([4]), torch.tensor([5]), *negs))
+    with_meta = model(*args, torch.tensor([4]), torch.tensor([5]), *negs)
+    assert not torch.isclose(no_meta, with_meta)
+
+
+def test_training_lowers_the_loss_and_is_reproducible(fitted, travel_split):
+    assert fitted.loss_history_[-1] < fitted.loss_history_[0]
+    ds = travel_split.dataset
+    again = MetaProd2Vec(**FAST).fit(travel_split.train, ds.n_items, ds.item_metadata)
+    assert np.allclose(again.query_vectors_, fitted.query_vectors_)
+
+
+def test_neighbours_group_by_city_more_than_without_metadata(fitted, travel_split):
+    ds = travel_split.dataset
+    plain = MetaProd2Vec.from_preset("prod2vec", **FAST).fit(travel_split.train, ds.n_items,
+                                                             ds.item_metadata)
+    share = _same_city_share(fitted, ds)
+    n_cities = ds.item_metadata["city"].nunique()
+    assert share > 3.0 / n_cities  # far above chance
+    assert share > _same_city_share(plain, ds)
+
+
+def test_an_item_never_viewed_gets_neighbours_from_its_city(travel_split):
+    ds = travel_split.dataset
+    target = int(np.argmax(travel_split.item_counts[1:])) + 1  # drop the busiest item
+    train = [s[s != target] for s in travel_split.train]
+    model = MetaProd2Vec(**FAST).fit(train, ds.n_items, ds.item_metadata)
+    assert model.item_counts_[target] == 0
+    scores = model.similarity(np.array([target]))[0]
+    scores[[0, target]] = -np.inf
+    city = ds.item_metadata["city"]
+    top = np.argsort(-scores)[:10]
+    assert (city.loc[top] == city.loc[target]).mean() > 3.0 / city.nunique()  # 3x chance
+
+
+def test_missing_metadata_for_some_items_still_trains(travel_split):
+    ds = travel_split.dataset
+    meta = ds.item_metadata.copy()
+    meta.loc[meta.index[::3], "city"] = None
+    model = MetaProd2Vec(**FAST).fit(travel_split.train, ds.n_items, meta)
+    assert np.isfinite(model.query_vectors_).all()
+    assert model.similarity(np.array([1, 2])).shape == (2, ds.n_items + 1)
+
+
+def test_no_metadata_at_all_falls_back_to_prod2vec(travel_split):
+    ds = travel_split.dataset
+    model = MetaProd2Vec(**FAST).fit(travel_split.train, ds.n_items, None)
+    assert model.metadata_vocabulary_ == []
+    assert np.isfinite(model.similarity(np.array([1]))).all()
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"dim": 0}, "dim"), ({"weight_im": -1.0}, "weight_im"), ({"weight_mm": float("nan")},
+                                                             "weight_mm"),
+    ({"optimizer": "lbfgs"}, "optimizer"), ({"learning_rate": 0}, "learning_rate"),
+])
+def test_invalid_hyper_parameters_name_the_field(params, field):
+    with pytest.raises(ConfigError) as err:
+        MetaProd2Vec(**params)
+    assert err.value.field == field
+
+
+def test_metadata_fields_accept_a_comma_list():
+    assert MetaProd2VecConfig(metadata_fields="city, category").metadata_fields == (
+        "city", "category")
+
+
+def test_bad_sequences_and_unfitted_use_raise_clear_errors():
+    with pytest.raises(DataError, match="two or more"):
+        MetaProd2Vec(**FAST).fit([np.array([1]), np.array([], dtype=np.int64)], 3)
+    with pytest.raises(DataError) as err:
+        MetaProd2Vec(**FAST).fit([np.array([1, 9])], 3)
+    assert err.value.field == "sequences"
+    with pytest.raises(ConfigError, match="not fitted"):
+        MetaProd2Vec().similarity(np.array([1]))
+
+
+def test_unknown_metadata_field_is_reported(travel_split):
+    ds = travel_split.dataset
+    with pytest.raises(DataError) as err:
+        MetaProd2Vec(metadata_fields=("planet",), **FAST).fit(
+            travel_split.train, ds.n_items, pd.DataFrame(ds.item_metadata))
+    assert err.value.field == "metadata_fields"
