@@ -53,7 +53,7 @@ def test_recommendation_is_logged_with_the_feature_vector_used(client):
     ({"features": {**PATIENT, "age": "old"}}, 422, "features.age"),
     ({"features": PATIENT, "model": "nope@champion"}, 404, "model"),
     ({"features": PATIENT, "model": "bad ref!"}, 422, "model"),
-    ({"patient": PATIENT}, 422, "features"),
+    ({"patient": PATIENT}, 422, "patient"),  # unknown field named; features or patient_id
 ])
 def test_bad_input_gets_a_json_error_naming_the_field(client, payload, status, field):
     response = client.post("/v1/treatment/recommend", json=payload)

@@ -25,14 +25,31 @@ def simulate(out: Annotated[Path, typer.Option(help="CSV of the factual data a c
              policy: Annotated[str, typer.Option(help="nomogram, ata or random")] = "nomogram",
              seed: int = 0,
              potential_out: Annotated[Path | None, typer.Option(
-                 help="CSV of every potential vault (evaluation only)")] = None) -> None:
+                 help="CSV of every potential vault (evaluation only)")] = None,
+             to_feature_store: Annotated[bool, typer.Option(
+                 help="write the measurements (pre-op and follow-up, with times) to the feature "
+                      "store and only the label rows to OUT")] = False) -> None:
     """Write simulated ICL patients (and, optionally, every potential outcome)."""
     from recstack.treatment.simulator import simulate as run_simulation
 
     cohort = run_simulation(patients, policy=policy, seed=seed)
     out.parent.mkdir(parents=True, exist_ok=True)
-    cohort.factual.to_csv(out, index=False)
-    console.print(f"{patients:,} patients ({policy} policy, seed {seed}) → {out}")
+    if to_feature_store:
+        from recstack.features.store import FeatureStore
+        from recstack.settings import get_settings
+        from recstack.treatment.feature_views import ICL_VIEW, publish_cohort
+
+        store = FeatureStore(get_settings())
+        labels = publish_cohort(store, cohort.factual, seed=seed)
+        written = store.materialize(views=[ICL_VIEW])
+        store.close()
+        labels.to_csv(out, index=False)
+        console.print(f"{patients:,} patients' measurements → feature view {ICL_VIEW} "
+                      f"({sum(written.values()):,} online records); labels → {out}\n"
+                      f"fit with: --store-features '{ICL_VIEW}:*'")
+    else:
+        cohort.factual.to_csv(out, index=False)
+        console.print(f"{patients:,} patients ({policy} policy, seed {seed}) → {out}")
     if potential_out is not None:
         potential = cohort.potential.copy()
         potential.insert(0, "patient_id", cohort.factual["patient_id"])
@@ -56,6 +73,10 @@ def fit(data: Annotated[Path, typer.Option(help="CSV or parquet table")],
         id_column: Annotated[str, typer.Option(help="row id column")] = "patient_id",
         name: Annotated[str | None, typer.Option(
             help="registered model name; default icl-size or <file>-treatment")] = None,
+        store_features: Annotated[str | None, typer.Option(
+            help="comma-separated feature-store features (view:feature or view:*) joined "
+                 "point-in-time to DATA's rows (patient_id, event_timestamp, treatment, "
+                 "outcome) instead of DATA's own columns")] = None,
         seed: int = 0) -> None:
     """Fit the recommender, track it in MLflow and register a version."""
     from recstack.settings import get_settings
@@ -66,7 +87,8 @@ def fit(data: Annotated[Path, typer.Option(help="CSV or parquet table")],
                        target=parse_target(target), features=_features(features), alpha=alpha,
                        propensity_floor=propensity_floor,
                        monotone=None if monotone.lower() == "none" else monotone,
-                       id_column=id_column, register_as=name, random_state=seed)
+                       id_column=id_column, register_as=name, random_state=seed,
+                       store_features=_features(store_features))
     with console.status("fitting outcome and propensity models"):
         result = run_fit(config, get_settings())
     table = Table(title=f"support per option (floor {config.propensity_floor})")

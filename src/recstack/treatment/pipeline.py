@@ -11,7 +11,7 @@ import json
 import logging
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,10 @@ class FitConfig:
     register_as: str | None = None  # default "icl-size" for lens data, else "<file>-treatment"
     random_state: int = 0
     params: dict[str, Any] = field(default_factory=dict)  # other estimator hyper-parameters
+    # Features from the feature store (``view:feature`` or ``view:*``), joined point-in-time to
+    # the label rows in ``data`` (id + event_timestamp + treatment + outcome) instead of read
+    # from ``data``; the versioned references are registered with the model for serving.
+    store_features: list[str] | None = None
 
     @property
     def registered_name(self) -> str:
@@ -108,9 +112,13 @@ def build_estimator(config: FitConfig) -> TreatmentRecommender:
 def fit(config: FitConfig, settings: Settings, *, register: bool = True) -> FitResult:
     """Fit on a table, log diagnostics to MLflow and register a version."""
     frame = read_table(config.data)
-    model = build_estimator(config)
     tags = {"model_type": MODEL_TYPE, "treatment": config.treatment, "outcome": config.outcome,
             "dataset": config.data.name}
+    if config.store_features:
+        frame, refs = _join_store_features(frame, config.store_features, settings)
+        config = replace(config, features=[ref.rsplit(":", 1)[1] for ref in refs])
+        tags["feature_refs"] = ",".join(refs)
+    model = build_estimator(config)
     with start_run(settings, f"treatment-{config.data.stem}", kind="train", tags=tags) as run:
         started = time.perf_counter()
         model.fit(frame)
@@ -125,6 +133,24 @@ def fit(config: FitConfig, settings: Settings, *, register: bool = True) -> FitR
             version = _register(model, config, settings, {
                 **tags, "run_id": run.info.run_id}, frame)
     return FitResult(run.info.run_id, version, model, diagnostics, fit_seconds)
+
+
+def _join_store_features(labels: pd.DataFrame, features: list[str], settings: Settings
+                         ) -> tuple[pd.DataFrame, list[str]]:
+    from recstack.features.store import FeatureStore
+    from recstack.treatment.feature_views import expand_features, training_frame
+
+    store = FeatureStore(settings)
+    try:
+        return training_frame(store, labels, expand_features(store, features))
+    finally:
+        store.close()
+
+
+def feature_refs(info: dict[str, Any]) -> list[str]:
+    """The versioned feature-store references a bundle was trained on (empty: from a table)."""
+    refs = info.get("feature_refs") or ""
+    return refs.split(",") if isinstance(refs, str) and refs else list(refs or [])
 
 
 def _log_diagnostics(diagnostics: dict[str, Any], fit_seconds: float) -> None:

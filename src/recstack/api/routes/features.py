@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from recstack.api.deps import SettingsDep
+from recstack.settings import Settings
 
 if TYPE_CHECKING:
     from recstack.features.store import FeatureStore
@@ -43,7 +44,7 @@ class FeatureViewInfo(BaseModel):
     features: dict[str, str]
 
 
-def _store(request: Request, settings: SettingsDep) -> FeatureStore:
+def feature_store(request: Request, settings: Settings) -> FeatureStore:
     """One FeatureStore per app: its online-store connection is reused across requests."""
     from recstack.features.store import FeatureStore
 
@@ -57,7 +58,7 @@ def _store(request: Request, settings: SettingsDep) -> FeatureStore:
 def online_features(body: OnlineFeaturesRequest, request: Request,
                     settings: SettingsDep) -> OnlineFeaturesResponse:
     """The materialised feature values for each entity, in request order (null: none)."""
-    result = _store(request, settings).get_online_features(
+    result = feature_store(request, settings).get_online_features(
         body.entities, body.features, full_names=body.full_names, log_as=body.log_as)
     return OnlineFeaturesResponse(features=result.features, rows=result.rows)
 
@@ -69,4 +70,4 @@ def views(request: Request, settings: SettingsDep, all_versions: bool = False
     return [FeatureViewInfo(name=r.name, version=r.version, active=r.active,
                             join_keys=r.join_keys, ttl_seconds=r.view.ttl_seconds,
                             features={f.name: f.dtype for f in r.view.features})
-            for r in _store(request, settings).list_views(all_versions=all_versions)]
+            for r in feature_store(request, settings).list_views(all_versions=all_versions)]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import pandas as pd
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recstack.api.deps import SettingsDep, VersionCache, app_cache
-from recstack.errors import DataError
+from recstack.errors import ConfigError, DataError
 from recstack.monitoring.log import PredictionRecord
 from recstack.registry.models import parse_model_ref
 from recstack.settings import Settings
@@ -21,11 +21,12 @@ router = APIRouter(prefix="/v1/treatment", tags=["treatment"])
 DEFAULT_MODEL = "icl-size@champion"
 
 
-def _cache(request: Request, settings: Settings) -> VersionCache[TreatmentRecommender]:
+def _cache(request: Request, settings: Settings
+           ) -> VersionCache[tuple[TreatmentRecommender, dict[str, Any]]]:
     from recstack.treatment.pipeline import load_bundle_dir, require_treatment_model
 
     return app_cache(request, "treatment_models", lambda: VersionCache(
-        settings, lambda path: load_bundle_dir(path)[0], check=require_treatment_model))
+        settings, load_bundle_dir, check=require_treatment_model))
 
 
 class TreatmentRequest(BaseModel):
@@ -35,8 +36,17 @@ class TreatmentRequest(BaseModel):
             "lens_thickness_mm": 3.7, "clr_um": 40}}]})
 
     model: str = Field(DEFAULT_MODEL, description="NAME, NAME@ALIAS or NAME/VERSION")
-    features: dict[str, float | int | str] = Field(
-        ..., description="the patient's measurements, one value per feature column")
+    features: dict[str, float | int | str] | None = Field(
+        None, description="the patient's measurements, one value per feature column")
+    patient_id: str | None = Field(
+        None, description="read the measurements from the feature store's online store "
+                          "(models trained with --store-features)")
+
+    @model_validator(mode="after")
+    def _needs_features_or_patient(self) -> Self:
+        if (self.features is None) == (self.patient_id is None):
+            raise ValueError("give either 'features' or 'patient_id'")
+        return self
 
 
 class OptionResult(BaseModel):
@@ -66,9 +76,10 @@ def recommend(request: TreatmentRequest, http: Request, reply: Response,
               settings: SettingsDep) -> TreatmentResponse:
     """Every option with its interval (supported) or bounds (unsupported), and the choice."""
     parse_model_ref(request.model)  # a malformed reference is a 422 naming "model"
-    model, info, _ = _cache(http, settings).get(request.model)
+    (model, bundle_info), info, _ = _cache(http, settings).get(request.model)
+    features, refs = _features(request, http, settings, bundle_info)
     try:
-        preds = model.predict(pd.DataFrame([request.features]))
+        preds = model.predict(pd.DataFrame([features]))
     except DataError as exc:  # name the request field: features.<column>
         raise DataError(exc.message, field=f"features.{exc.field}" if exc.field else "features",
                         fix=exc.fix) from None
@@ -83,15 +94,35 @@ def recommend(request: TreatmentRequest, http: Request, reply: Response,
             "every option is supported by the data")
     record = PredictionRecord(
         model_name=info.name, model_version=info.version,
-        features={name: request.features.get(name) for name in model.feature_names_},
+        features={name: features.get(name) for name in model.feature_names_},
+        entity_id=request.patient_id,
         output={"recommended": chosen[0] if chosen else None,
-                "options": [o.model_dump() for o in options]})
+                "options": [o.model_dump() for o in options], "feature_refs": refs})
     http.app.state.prediction_log.log(record)  # journaled before the reply leaves
     reply.headers["X-Request-ID"] = record.request_id
     return TreatmentResponse(model=info.name, version=info.version,
                              target=(float(model.target[0]), float(model.target[1])),
                              recommended=chosen[0] if chosen else None, note=note,
                              options=options, request_id=record.request_id)
+
+
+def _features(request: TreatmentRequest, http: Request, settings: Settings,
+              bundle_info: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The feature vector to predict from, and the feature-store references it came from."""
+    if request.features is not None:
+        return dict(request.features), []
+    from recstack.api.routes.features import feature_store
+    from recstack.treatment.feature_views import online_features
+    from recstack.treatment.pipeline import feature_refs
+
+    assert request.patient_id is not None  # the validator requires one of the two
+    refs = feature_refs(bundle_info)
+    if not refs:
+        raise ConfigError(f"model {request.model!r} was trained from a table, not from the "
+                          "feature store", field="patient_id",
+                          fix="send the measurements as 'features', or use a model fitted with "
+                              "--store-features")
+    return online_features(feature_store(http, settings), request.patient_id, refs), refs
 
 
 def _plain(value: Any) -> Any:
