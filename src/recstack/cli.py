@@ -138,6 +138,9 @@ def train(model: Annotated[str, typer.Argument(help="popularity, itemknn, …")]
           set_: Annotated[list[str] | None, typer.Option("--set", help="key=value")] = None,
           register_as: Annotated[str | None, typer.Option(help="registered model name")] = None,
           promote: Annotated[str | None, typer.Option(help="alias to give the new version")] = None,
+          item_features: Annotated[str | None, typer.Option(
+              help="item metadata from the feature store, e.g. "
+                   "product_metadata:city,product_metadata:category")] = None,
           ) -> None:
     """Train a model, log it to MLflow with validation metrics, and register it."""
     from recstack.registry.models import ModelRegistry
@@ -146,7 +149,9 @@ def train(model: Annotated[str, typer.Argument(help="popularity, itemknn, …")]
 
     settings = get_settings()
     config = TrainConfig(model=model, dataset=dataset, split=split,
-                         params=_parse_overrides(set_ or []), register_as=register_as)
+                         params=_parse_overrides(set_ or []), register_as=register_as,
+                         item_features=[f.strip() for f in item_features.split(",") if f.strip()]
+                         if item_features else None)
     result = train_model(config, settings)
     console.print(result.valid.table())
     assert result.version is not None

@@ -42,6 +42,9 @@ class TrainConfig:
     params: dict[str, Any] = field(default_factory=dict)  # model config overrides
     register_as: str | None = None  # registered model name; default "<dataset>-next-item"
     ks: tuple[int, ...] = (10, 20)
+    # Item metadata from the feature store (``view:feature``, view keyed by item_id) instead of
+    # the dataset's own files; the versioned references are recorded with the model.
+    item_features: list[str] | None = None
 
     @property
     def registered_name(self) -> str:
@@ -70,6 +73,11 @@ def train(config: TrainConfig, settings: Settings, *, register: bool = True,
     model = model_class(config.model).from_params(config.params)  # fail fast on bad params
     split = split or make_split(load_dataset(config.dataset, settings), config.split)
     tags = {"model_type": config.model, "dataset": split.dataset.name, "split": split.protocol}
+    if config.item_features:
+        from recstack.sequential.item_features import with_store_metadata
+
+        split, refs = with_store_metadata(split, config.item_features, settings)
+        tags["item_feature_refs"] = ",".join(refs)
     with start_run(settings, f"{config.model}-{split.dataset.name}", kind="train",
                    tags=tags) as run:
         log_params_flat({"model": config.model, "dataset": split.dataset.name,
