@@ -64,6 +64,14 @@ def test_demo_then_real_server_answers_over_http(demo_home: Path):
         assert len(response.json()["items"]) == 5
         bad = httpx.post(f"{base}/v1/recommendations", json={"user_id": "u00000", "k": -1})
         assert bad.status_code == 422 and bad.json()["field"] == "k"
+        # The clinic model trained from the feature store serves a patient from its online store.
+        lens = httpx.post(f"{base}/v1/treatment/recommend", json={"patient_id": "p000-000005"},
+                          timeout=30)
+        assert lens.status_code == 200, lens.text
+        assert lens.json()["recommended"] in (12.1, 12.6, 13.2, 13.7)
+        city = httpx.post(f"{base}/v1/features/online", json={
+            "entities": [{"item_id": "p00001"}], "features": ["product_metadata:city"]}).json()
+        assert city["rows"][0]["city"] and city["features"][0].startswith("product_metadata@")
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -1,6 +1,11 @@
-"""The main job: synthetic travel data → train baselines → register → evaluate → promote.
+"""The main job: every system through the lifecycle on synthetic data, then the service.
 
-``recstack demo`` runs this and then serves the champion; ``--no-serve`` stops after training,
+Travel: the catalogue goes to the feature store; next-item recommenders train (Meta-BERT4Rec
+reads city and category from the store), register, evaluate, and the best on validation becomes
+champion. Clinic: simulated lens-size patients' measurements go to the feature store; the
+treatment recommender trains from it point-in-time, is registered and scored against every
+potential outcome. Monitoring: a simulated deployment where a new device shifts ACD.
+``recstack demo`` runs this and then serves the champions; ``--no-serve`` stops before serving,
 for scripts and tests.
 """
 
@@ -28,6 +33,9 @@ DEMO_CANDIDATES: dict[str, dict[str, object]] = {
     "sasrec": dict(_NEURAL),
     "meta-bert4rec": {**_NEURAL, "metadata_fields": "city,category"},
 }
+# Item metadata that comes from the feature store rather than the catalogue file.
+STORE_ITEM_FEATURES = {"meta-bert4rec": ["product_metadata:city", "product_metadata:category"]}
+TREATMENT_PATIENTS = 3000
 QUICK = {"epochs": 2, "max_minutes": 0.3}  # --quick: smoke-test budgets
 
 
@@ -47,6 +55,7 @@ def run_demo(settings: Settings, console: Console | None = None,
         split = make_split(dataset, "leave-one-out")
     console.print(f"travel data: {dataset.n_users:,} users, {dataset.n_items:,} products, "
                   f"{dataset.n_interactions:,} clicks")
+    _publish_catalogue(settings, console)
     table = Table(title=f"{DEMO_MODEL}: full-ranking metrics (leave-one-out)")
     for column in ("version", "model", "valid NDCG@10", "test HR@10", "test NDCG@10",
                    "fit s"):
@@ -57,7 +66,9 @@ def run_demo(settings: Settings, console: Console | None = None,
         if quick and params:
             params = {**params, **QUICK}
         trained = train(TrainConfig(model=model_type, dataset="travel", params=dict(params),
-                                    register_as=DEMO_MODEL), settings, split=split)
+                                    register_as=DEMO_MODEL,
+                                    item_features=STORE_ITEM_FEATURES.get(model_type)),
+                        settings, split=split)
         assert trained.version is not None
         test = evaluate(f"{DEMO_MODEL}/{trained.version.version}", settings, split=split)
         results.append((trained.valid.metrics["ndcg_at_10"], trained.version))
@@ -73,7 +84,72 @@ def run_demo(settings: Settings, console: Console | None = None,
         registry.promote(DEMO_MODEL, ranked[1].version, "challenger")
     console.print(table)
     console.print(f"champion: {DEMO_MODEL} version {champion.version} ({champion.model_type})")
+    run_treatment(settings, console, quick=quick)
+    run_monitoring_scenario(settings, console, quick=quick)
     return DemoResult(champion=champion, versions=ranked, table=table)
+
+
+def _publish_catalogue(settings: Settings, console: Console) -> None:
+    import pandas as pd
+
+    from recstack.sequential.item_features import publish_catalogue
+
+    products = pd.read_csv(settings.data_home / "travel" / "products.csv")
+    written = publish_catalogue(products, settings)
+    console.print(f"feature store: {sum(written.values()):,} products' metadata materialised "
+                  f"({', '.join(written)})")
+
+
+def run_treatment(settings: Settings, console: Console, quick: bool = False) -> dict[str, object]:
+    """Clinic: measurements → feature store → fit (point-in-time) → register → evaluate."""
+    from recstack.features.store import FeatureStore
+    from recstack.treatment.evaluation import evaluate_cohort
+    from recstack.treatment.feature_views import ICL_VIEW, publish_cohort
+    from recstack.treatment.pipeline import FitConfig, fit
+    from recstack.treatment.simulator import simulate
+
+    n = 800 if quick else TREATMENT_PATIENTS
+    cohort = simulate(n, policy="nomogram", seed=0)
+    store = FeatureStore(settings)
+    try:
+        labels = publish_cohort(store, cohort.factual, seed=0)
+        store.materialize(views=[ICL_VIEW])
+    finally:
+        store.close()
+    path = settings.data_home / "clinic" / "icl_labels.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    labels.to_csv(path, index=False)
+    with console.status(f"treatment: fitting lens-size recommender on {n:,} patients"):
+        result = fit(FitConfig(data=path, store_features=[f"{ICL_VIEW}:*"],
+                               params={"n_folds": 3, "max_iter": 60} if quick else {}),
+                     settings)
+    held_out = evaluate_cohort(result.model, simulate(1000, policy="nomogram", seed=1))
+    table = Table(title="icl-size: 1,000 new simulated patients (every potential vault known)")
+    for column in ("coverage supported", "coverage unsupported", "recommended in range",
+                   "surgeons in range", "oracle"):
+        table.add_column(column, justify="right")
+    table.add_row(*(f"{held_out[k]:.3f}" if held_out[k] is not None else "-" for k in (
+        "coverage_supported", "coverage_unsupported", "recommended_in_range",
+        "surgeons_in_range", "oracle_in_range")))
+    console.print(table)
+    if result.version is not None:
+        console.print(f"registered {result.version.name} version {result.version.version} "
+                      f"(aliases: {', '.join(result.version.aliases) or 'none'})")
+    return held_out
+
+
+def run_monitoring_scenario(settings: Settings, console: Console, quick: bool = False) -> None:
+    """Monitoring: 22 simulated weeks; a device reading ACD deeper arrives in week 6."""
+    from recstack.monitoring.scenario import run_scenario
+
+    folder = settings.home / "reports" / "monitoring-scenario"
+    with console.status("monitoring: simulating 22 weeks of surgeries and weekly passes"):
+        result = run_scenario(settings, model="standin" if quick else "treatment",
+                              out_dir=folder)
+    drift, mae = result.first_week("feature drift"), result.first_week("vault MAE high")
+    console.print(f"monitoring scenario: new ACD device in week {result.device_week}; drift "
+                  f"alert in week {drift}, performance alert in week {mae} (labels arrive "
+                  f"{result.label_delay_weeks} weeks late); report: {folder / 'scenario.html'}")
 
 
 def example_requests(settings: Settings, user_id: str) -> list[str]:
@@ -84,5 +160,11 @@ def example_requests(settings: Settings, user_id: str) -> list[str]:
         f"-d '{{\"user_id\": \"{user_id}\", \"k\": 5}}'",
         f"curl -X POST {base}/v1/recommendations -H 'content-type: application/json' "
         f"-d '{{\"user_id\": \"{user_id}\", \"k\": 5, \"filters\": {{\"category\": \"hotel\"}}}}'",
+        f"curl -X POST {base}/v1/treatment/recommend -H 'content-type: application/json' "
+        f"-d '{{\"patient_id\": \"p000-000005\"}}'",
+        f"curl -X POST {base}/v1/features/online -H 'content-type: application/json' -d "
+        f"'{{\"entities\": [{{\"item_id\": \"p00001\"}}], "
+        f"\"features\": [\"product_metadata:city\"]}}'",
+        f"curl {base}/v1/monitoring/summary",
         f"open {base}/docs",
     ]
