@@ -128,3 +128,99 @@ def test_unknown_metadata_field_is_reported(travel_split):
         MetaProd2Vec(metadata_fields=("planet",), **FAST).fit(
             travel_split.train, ds.n_items, pd.DataFrame(ds.item_metadata))
     assert err.value.field == "metadata_fields"
+
+
+@pytest.fixture(scope="module")
+def one_unseen_item_per_city(travel_split):
+    """Fitted on sessions with one item of each city removed (never viewed), plus those items."""
+    ds = travel_split.dataset
+    city = ds.item_metadata["city"]
+    counts = travel_split.item_counts
+    # The least viewed item of each city (ties: lowest id) becomes a never-viewed catalogue item.
+    unseen = np.array([min(group.index, key=lambda i: (counts[i], i))
+                       for _, group in city.groupby(city)])
+    train = [s[~np.isin(s, unseen)] for s in travel_split.train]
+    model = MetaProd2Vec(**FAST).fit(train, ds.n_items, ds.item_metadata)
+    assert (model.item_counts_[unseen] == 0).all()
+    return model, unseen, city
+
+
+def _queries(model, city, k=20):
+    busiest = np.argsort(-model.item_counts_)
+    return busiest[busiest > 0][:k]
+
+
+def test_candidate_metadata_ranks_an_unseen_item_of_the_query_city_first(
+        one_unseen_item_per_city):
+    model, unseen, city = one_unseen_item_per_city
+    for gamma, expected in ((0.0, False), (1.0, True)):
+        model.set_scoring(score_meta_query=0.0, score_meta_candidate=gamma)
+        wins = []
+        for q in _queries(model, city):
+            scores = model.similarity(np.array([q]))[0, unseen]  # the never-viewed items
+            same = city.loc[unseen].to_numpy() == city.loc[q]
+            if gamma == 0.0:  # their output vectors never moved: no way to tell them apart
+                assert np.allclose(scores, scores[0])
+            wins.append(scores[same].min() > scores[~same].max())
+        assert all(wins) is expected, (gamma, wins)
+    model.set_scoring(score_meta_query=1.0, score_meta_candidate=1.0)
+
+
+def test_frequency_shrink_lifts_rarely_viewed_candidates(one_unseen_item_per_city):
+    model, unseen, city = one_unseen_item_per_city
+
+    def unseen_rank(shrink):
+        model.set_scoring(score_meta_candidate=1.0, score_shrink=shrink)
+        ranks = []
+        for q in _queries(model, city):
+            scores = model.similarity(np.array([q]))[0]
+            scores[[0, q]] = -np.inf
+            mine = unseen[city.loc[unseen].to_numpy() == city.loc[q]][0]
+            ranks.append(int((scores > scores[mine]).sum()))
+        return np.array(ranks)
+
+    plain, shrunk = unseen_rank(0.0), unseen_rank(2.0)
+    model.set_scoring(score_shrink=0.0)
+    assert (shrunk <= plain).all() and shrunk.mean() < plain.mean()
+
+
+def test_composed_vectors_match_the_trained_logits(fitted):
+    beta, gamma, n0 = 0.5, 2.0, 3.0
+    fitted.set_scoring(score_meta_query=beta, score_meta_candidate=gamma, score_shrink=n0)
+    try:
+        w_in = fitted.model_.input.weight.detach().numpy().astype(np.float64)
+        w_out = fitted.model_.output.weight.detach().numpy().astype(np.float64)
+        n = fitted.model_.n_items
+        meta = np.where(fitted.metadata_table_[:, 0] >= 0, fitted.metadata_table_[:, 0] + n + 1,
+                        -1)  # travel items have one token: their city
+        q, c = 5, np.arange(1, n + 1)
+        assert fitted.item_counts_[q] > 0
+        g = gamma * n0 / (n0 + fitted.item_counts_[c])
+        expected = (w_in[q] + beta * w_in[meta[q]]) @ (w_out[c] + g[:, None] * w_out[meta[c]]).T
+        assert np.allclose(fitted.similarity(np.array([q]))[0, 1:], expected, atol=1e-4)
+    finally:
+        fitted.set_scoring(score_meta_query=1.0, score_meta_candidate=1.0, score_shrink=0.0)
+
+
+def test_an_index_over_the_composed_vectors_serves_the_same_ranking(fitted, travel_split):
+    from recstack.embeddings import SimilarItemsBundle
+
+    ds = travel_split.dataset
+    fitted.set_scoring(score_meta_candidate=1.0, score_shrink=2.0)
+    try:
+        bundle = SimilarItemsBundle.from_vectors(ds.item_ids, ds.item_metadata,
+                                                 fitted.query_vectors_, fitted.candidate_vectors_)
+        scores = fitted.similarity(np.array([3]))[0]
+        scores[[0, 3]] = -np.inf
+        expected = [str(ds.item_ids[i - 1]) for i in np.argsort(-scores, kind="stable")[:10]]
+        assert [s.item_id for s in bundle.similar(str(ds.item_ids[2]), 10)] == expected
+    finally:
+        fitted.set_scoring(score_shrink=0.0)
+
+
+def test_scoring_options_are_checked(fitted):
+    with pytest.raises(ConfigError) as err:
+        fitted.set_scoring(score_meta_candidate=-1.0)
+    assert err.value.field == "score_meta_candidate"
+    with pytest.raises(ConfigError, match="not fitted"):
+        MetaProd2Vec().set_scoring(score_shrink=1.0)

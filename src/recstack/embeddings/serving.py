@@ -1,50 +1,33 @@
-"""Loaded "viewed together" bundles for the service, keyed by version.
+"""Loaded "viewed together" bundles for the service: the project's shared version cache.
 
-Aliases are re-resolved every ``serving.alias_refresh_seconds``, so promoting a new champion is
-picked up without a restart; each version is downloaded and loaded once.
+``recstack.api.deps.VersionCache`` re-resolves aliases every ``serving.alias_refresh_seconds``
+(promoting a new champion needs no restart) and downloads and loads each version once; this
+module only says how a bundle is loaded and which registered models are bundles.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-
+from recstack.api.deps import VersionCache
 from recstack.embeddings.bundle import SimilarItemsBundle
-from recstack.registry.models import ModelRegistry, ModelVersionInfo, parse_model_ref
+from recstack.errors import NotFoundError
+from recstack.registry.models import ModelVersionInfo
 from recstack.settings import Settings
 
 DEFAULT_MODEL_REF = "travel-similar-items@champion"
+# Registered by `recstack embeddings train`; item-kNN is never registered (no vectors).
+BUNDLE_MODEL_TYPES = ("meta-prod2vec", "prod2vec", "prod2vec-torch")
 
 
-class SimilarItemsCache:
-    """Thread-safe cache of bundles by (name, version) and of alias resolutions by ref."""
+def require_similar_items_model(info: ModelVersionInfo, model_ref: str) -> None:
+    """Reject a registered model of another kind before it is downloaded."""
+    if info.model_type not in BUNDLE_MODEL_TYPES:
+        raise NotFoundError(f"{model_ref!r} is a {info.model_type} model, not a "
+                            "viewed-together model", field="model",
+                            fix="name a model registered by `recstack embeddings train` "
+                                "(see `recstack models list`)")
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._registry: ModelRegistry | None = None
-        self._resolved: dict[str, tuple[float, ModelVersionInfo]] = {}
-        self._bundles: dict[tuple[str, str], SimilarItemsBundle] = {}
 
-    @property
-    def registry(self) -> ModelRegistry:
-        if self._registry is None:
-            self._registry = ModelRegistry(self.settings)
-        return self._registry
-
-    def get(self, ref: str | None) -> tuple[SimilarItemsBundle, ModelVersionInfo, str | None]:
-        """The bundle for ``ref`` (default :data:`DEFAULT_MODEL_REF`), its version and alias."""
-        ref = ref or DEFAULT_MODEL_REF
-        _, alias, _ = parse_model_ref(ref, self.settings.serving.alias)
-        with self._lock:
-            cached = self._resolved.get(ref)
-            max_age = self.settings.serving.alias_refresh_seconds
-            if cached is not None and time.monotonic() - cached[0] < max_age:
-                info = cached[1]
-            else:
-                info = self.registry.resolve(ref)
-                self._resolved[ref] = (time.monotonic(), info)
-            key = (info.name, info.version)
-            if key not in self._bundles:
-                self._bundles[key] = SimilarItemsBundle.load(self.registry.download(info))
-            return self._bundles[key], info, alias
+def similar_items_cache(settings: Settings) -> VersionCache[SimilarItemsBundle]:
+    """A cache of bundles; ``get(None)`` serves :data:`DEFAULT_MODEL_REF`."""
+    return VersionCache(settings, SimilarItemsBundle.load, default_ref=DEFAULT_MODEL_REF,
+                        check=require_similar_items_model)

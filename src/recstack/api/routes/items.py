@@ -7,18 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
-from recstack.embeddings.serving import DEFAULT_MODEL_REF, SimilarItemsCache
+from recstack.api.deps import SettingsDep, VersionCache, app_cache
+from recstack.embeddings.bundle import SimilarItemsBundle
+from recstack.embeddings.serving import DEFAULT_MODEL_REF, similar_items_cache
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
 
-def _cache(request: Request) -> SimilarItemsCache:
+def _cache(request: Request, settings: SettingsDep) -> VersionCache[SimilarItemsBundle]:
     """One cache per app, created on first use (nothing is loaded at start-up)."""
-    cache = getattr(request.app.state, "similar_items", None)
-    if cache is None:
-        cache = SimilarItemsCache(request.app.state.settings)
-        request.app.state.similar_items = cache
-    return cache
+    return app_cache(request, "similar_items", lambda: similar_items_cache(settings))
 
 
 class SimilarItemResponse(BaseModel):
@@ -45,7 +43,7 @@ class SimilarItemsResponse(BaseModel):
 @router.get("/{item_id}/similar", response_model=SimilarItemsResponse)
 def similar_items(
         item_id: Annotated[str, Path(description="the item being viewed")],
-        cache: Annotated[SimilarItemsCache, Depends(_cache)],
+        cache: Annotated[VersionCache[SimilarItemsBundle], Depends(_cache)],
         k: Annotated[int, Query(ge=1, le=500, description="number of items")] = 10,
         city: Annotated[str | None, Query(description="only items in this city")] = None,
         category: Annotated[str | None, Query(description="only this category")] = None,
