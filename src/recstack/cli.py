@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from recstack.cli_options import parse_overrides
 from recstack.embeddings.cli import app as embeddings_app
 from recstack.errors import ConfigError, RecstackError
 from recstack.features.cli import app as features_app
@@ -43,17 +44,6 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
                         handlers=[RichHandler(console=console, show_path=False)], force=True)
     for noisy in ("mlflow", "alembic", "urllib3", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _parse_overrides(pairs: list[str]) -> dict[str, str]:
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"{pair!r} is not key=value", field="--set",
-                              fix="write --set window=5")
-        params[key.strip()] = value.strip()
-    return params
 
 
 @app.command()
@@ -149,7 +139,7 @@ def train(model: Annotated[str, typer.Argument(help="popularity, itemknn, …")]
 
     settings = get_settings()
     config = TrainConfig(model=model, dataset=dataset, split=split,
-                         params=_parse_overrides(set_ or []), register_as=register_as,
+                         params=parse_overrides(set_ or []), register_as=register_as,
                          item_features=[f.strip() for f in item_features.split(",") if f.strip()]
                          if item_features else None)
     result = train_model(config, settings)
@@ -179,7 +169,7 @@ def sweep(model: Annotated[str, typer.Argument(help="sasrec, bert4rec, …")],
                           fix=f"use one of: {', '.join(SWEEP_PRESETS)}")
     full_grid = {**(SWEEP_PRESETS[preset] if preset else {}), **parse_grid(grid or [])}
     result = run_sweep(model, dataset, full_grid, get_settings(),
-                       base_params=_parse_overrides(set_ or []), out_dir=out)
+                       base_params=parse_overrides(set_ or []), out_dir=out)
     table = Table(title=f"sweep of {model} on {dataset} (validation, full ranking)")
     for column in ("combination", "NDCG@10", "HR@10", "best epoch", "s/epoch", "fit s"):
         table.add_column(column, justify="right")

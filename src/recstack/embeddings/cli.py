@@ -9,22 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from recstack.cli_options import parse_overrides
+
 app = typer.Typer(help="Item embeddings: train, evaluate, serve 'viewed together'.",
                   no_args_is_help=True)
 console = Console()
-
-
-def _overrides(pairs: list[str]) -> dict[str, str]:
-    from recstack.errors import ConfigError
-
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"{pair!r} is not key=value", field="--set",
-                              fix="write --set window=5")
-        params[key.strip()] = value.strip()
-    return params
 
 
 def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
@@ -57,7 +46,7 @@ def train(model: Annotated[str, typer.Argument(help="meta-prod2vec, prod2vec, "
     from recstack.settings import get_settings
 
     settings = get_settings()
-    config = EmbeddingTrainConfig(model=model, dataset=dataset, params=_overrides(set_ or []),
+    config = EmbeddingTrainConfig(model=model, dataset=dataset, params=parse_overrides(set_ or []),
                                   register_as=register_as, index=index)
     with console.status(f"training {model} on {dataset}"):
         result = train_model(config, settings, register=register, progress=False)

@@ -16,29 +16,26 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from recstack.errors import ConfigError, DataError
+from recstack.errors import DataError
+from recstack.plugins import Registry
 
-_INDEXES: dict[str, type[VectorIndex]] = {}
+_INDEXES: Registry[type[VectorIndex]] = Registry("index backend", field="index")
 
 
 def register_index(name: str) -> Callable[[type[VectorIndex]], type[VectorIndex]]:
     def wrap(cls: type[VectorIndex]) -> type[VectorIndex]:
         cls.name = name
-        _INDEXES[name] = cls
-        return cls
+        return _INDEXES.add(name, cls)
     return wrap
 
 
 def index_class(name: str) -> type[VectorIndex]:
     """The backend registered as ``name``; an unknown name lists the known ones."""
-    if name not in _INDEXES:
-        raise ConfigError(f"unknown index backend {name!r}", field="index",
-                          fix=f"use one of: {', '.join(sorted(_INDEXES))}")
-    return _INDEXES[name]
+    return _INDEXES.get(name)
 
 
 def available_indexes() -> list[str]:
-    return sorted(_INDEXES)
+    return _INDEXES.names()
 
 
 class VectorIndex(ABC):

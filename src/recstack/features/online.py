@@ -17,7 +17,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel
 
-from recstack.errors import ConfigError
+from recstack.plugins import Registry
 
 NO_CREATED = -(2**62)  # "no created timestamp": older than any real one
 
@@ -61,22 +61,19 @@ class OnlineStore(ABC):
         """Release connections; the store is not used afterwards."""
 
 
-_ONLINE_STORES: dict[str, type[OnlineStore]] = {}
+_ONLINE_STORES: Registry[type[OnlineStore]] = Registry("online store",
+                                                        field="features.online_backend")
 
 
 def register_online_store(name: str) -> Callable[[type[OnlineStore]], type[OnlineStore]]:
     """Class decorator: make a backend available under ``name``."""
     def decorate(cls: type[OnlineStore]) -> type[OnlineStore]:
-        _ONLINE_STORES[name] = cls
-        return cls
+        return _ONLINE_STORES.add(name, cls)
     return decorate
 
 
 def online_store_class(name: str) -> type[OnlineStore]:
-    if name not in _ONLINE_STORES:
-        raise ConfigError(f"unknown online store {name!r}", field="features.online_backend",
-                          fix=f"use one of {sorted(_ONLINE_STORES)}")
-    return _ONLINE_STORES[name]
+    return _ONLINE_STORES.get(name)
 
 
 class SQLiteOnlineStoreConfig(BaseModel):

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial import distance
 
-from recstack.errors import ConfigError
+from recstack.plugins import Registry
 
 Kind = Literal["numerical", "categorical"]
 
@@ -109,7 +109,7 @@ class DriftMethod:
         return value < threshold if self.score == "p_value" else value >= threshold
 
 
-_METHODS: dict[str, DriftMethod] = {}
+_METHODS: Registry[DriftMethod] = Registry("drift method", field="method")
 
 
 def register_drift_method(name: str, *, kinds: tuple[Kind, ...], threshold: float,
@@ -117,20 +117,17 @@ def register_drift_method(name: str, *, kinds: tuple[Kind, ...], threshold: floa
                                                                              MethodFunc]:
     """Decorator: add a drift method under ``name``."""
     def wrap(func: MethodFunc) -> MethodFunc:
-        _METHODS[name] = DriftMethod(name, kinds, func, threshold, score)
+        _METHODS.add(name, DriftMethod(name, kinds, func, threshold, score))
         return func
     return wrap
 
 
 def get_drift_method(name: str) -> DriftMethod:
-    if name not in _METHODS:
-        raise ConfigError(f"unknown drift method {name!r}", field="method",
-                          fix=f"use one of: {', '.join(sorted(_METHODS))}")
-    return _METHODS[name]
+    return _METHODS.get(name)
 
 
 def drift_methods() -> dict[str, DriftMethod]:
-    return dict(_METHODS)
+    return _METHODS.as_dict()
 
 
 def _union_keys(ref: ColumnSample, cur: ColumnSample) -> np.ndarray:

@@ -22,8 +22,9 @@ import pandas as pd
 from recstack.data.splits import EvalSet
 from recstack.errors import ConfigError, NotFoundError
 from recstack.evaluation.ranking import mask_items, top_k
+from recstack.plugins import Registry
 
-_MODELS: dict[str, type[Recommender]] = {}
+_MODELS: Registry[type[Recommender]] = Registry("model", field="model", error=NotFoundError)
 R = TypeVar("R", bound="type[Recommender]")
 
 
@@ -31,10 +32,8 @@ def register_model(name: str):
     """Class decorator: make a recommender buildable by its short name."""
 
     def wrap(cls: R) -> R:
-        if name in _MODELS:
-            raise ValueError(f"model {name!r} registered twice")
         cls.model_type = name
-        _MODELS[name] = cls
+        _MODELS.add(name, cls)
         return cls
 
     return wrap
@@ -42,14 +41,11 @@ def register_model(name: str):
 
 def model_class(name: str) -> type[Recommender]:
     """The class registered as ``name``; the error lists the known names."""
-    if name not in _MODELS:
-        raise NotFoundError(f"unknown model {name!r}", field="model",
-                            fix=f"use one of: {', '.join(sorted(_MODELS))}")
-    return _MODELS[name]
+    return _MODELS.get(name)
 
 
 def available_models() -> list[str]:
-    return sorted(_MODELS)
+    return _MODELS.names()
 
 
 def build_config(config_cls: type, overrides: dict[str, Any] | None = None) -> Any:
