@@ -19,6 +19,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from recstack.errors import ConfigError, DataError
 from recstack.evaluation.metrics import hit_rate, ndcg
+from recstack.plugins import Registry
 
 TASKS = ("regression", "classification", "ranking")
 
@@ -33,7 +34,7 @@ class PerformanceMetric:
     higher_is_better: bool
 
 
-_METRICS: dict[str, PerformanceMetric] = {}
+_METRICS: Registry[PerformanceMetric] = Registry("performance metric", field="metric")
 
 
 def register_metric(name: str, task: str, *, higher_is_better: bool
@@ -41,22 +42,19 @@ def register_metric(name: str, task: str, *, higher_is_better: bool
                                   Callable[[pd.DataFrame], float]]:
     """Decorator: add a metric of ``task`` under ``name``."""
     def wrap(func: Callable[[pd.DataFrame], float]) -> Callable[[pd.DataFrame], float]:
-        _METRICS[name] = PerformanceMetric(name, task, func, higher_is_better)
+        _METRICS.add(name, PerformanceMetric(name, task, func, higher_is_better))
         return func
     return wrap
 
 
 def get_metric(name: str) -> PerformanceMetric:
-    if name not in _METRICS:
-        raise ConfigError(f"unknown performance metric {name!r}", field="metric",
-                          fix=f"use one of: {', '.join(sorted(_METRICS))}")
-    return _METRICS[name]
+    return _METRICS.get(name)
 
 
 def metrics_for(task: str) -> list[PerformanceMetric]:
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}", field="task", fix=f"use one of: {TASKS}")
-    return [m for m in _METRICS.values() if m.task == task]
+    return [m for m in _METRICS.as_dict().values() if m.task == task]
 
 
 @register_metric("mae", "regression", higher_is_better=False)
