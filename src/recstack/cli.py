@@ -42,7 +42,7 @@ console = Console()
 def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
                         handlers=[RichHandler(console=console, show_path=False)], force=True)
-    for noisy in ("mlflow", "alembic", "urllib3", "httpx"):
+    for noisy in ("mlflow", "alembic", "urllib3", "httpx", "gensim"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

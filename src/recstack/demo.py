@@ -36,6 +36,7 @@ DEMO_CANDIDATES: dict[str, dict[str, object]] = {
 # Item metadata that comes from the feature store rather than the catalogue file.
 STORE_ITEM_FEATURES = {"meta-bert4rec": ["product_metadata:city", "product_metadata:category"]}
 TREATMENT_PATIENTS = 3000
+SIMILAR_ITEMS_MODEL = "travel-similar-items"
 QUICK = {"epochs": 2, "max_minutes": 0.3}  # --quick: smoke-test budgets
 
 
@@ -84,6 +85,7 @@ def run_demo(settings: Settings, console: Console | None = None,
         registry.promote(DEMO_MODEL, ranked[1].version, "challenger")
     console.print(table)
     console.print(f"champion: {DEMO_MODEL} version {champion.version} ({champion.model_type})")
+    run_embeddings(settings, console, quick=quick)
     run_treatment(settings, console, quick=quick)
     run_monitoring_scenario(settings, console, quick=quick)
     return DemoResult(champion=champion, versions=ranked, table=table)
@@ -98,6 +100,33 @@ def _publish_catalogue(settings: Settings, console: Console) -> None:
     written = publish_catalogue(products, settings)
     console.print(f"feature store: {sum(written.values()):,} products' metadata materialised "
                   f"({', '.join(written)})")
+
+
+def run_embeddings(settings: Settings, console: Console, quick: bool = False) -> None:
+    """Travel "viewed together": Prod2Vec and Meta-Prod2Vec on click sessions; the better on
+    validation serves ``/v1/items/{id}/similar``."""
+    from recstack.embeddings.pipeline import EmbeddingTrainConfig
+    from recstack.embeddings.pipeline import train as train_embeddings
+
+    table = Table(title=f"{SIMILAR_ITEMS_MODEL}: next view in a session (validation, full ranking)")
+    for column in ("version", "model", "HR@10", "NDCG@10", "cold HR@10", "fit s"):
+        table.add_column(column, justify="right")
+    results = []
+    for model_type in ("prod2vec", "meta-prod2vec"):
+        with console.status(f"embeddings: training {model_type}"):
+            trained = train_embeddings(EmbeddingTrainConfig(
+                model=model_type, dataset="travel", params={"epochs": 2} if quick else {},
+                register_as=SIMILAR_ITEMS_MODEL), settings, progress=False)
+        assert trained.version is not None
+        results.append((trained.valid["hr_at_10"], trained.version))
+        table.add_row(trained.version.version, model_type, f"{trained.valid['hr_at_10']:.4f}",
+                      f"{trained.valid['ndcg_at_10']:.4f}",
+                      f"{trained.valid.get('cold_hr_at_10', float('nan')):.4f}",
+                      f"{trained.fit_seconds:.1f}")
+    console.print(table)
+    best = max(results, key=lambda r: r[0])[1]
+    ModelRegistry(settings).promote(SIMILAR_ITEMS_MODEL, best.version, "champion")
+    console.print(f"champion: {SIMILAR_ITEMS_MODEL} version {best.version} ({best.model_type})")
 
 
 def run_treatment(settings: Settings, console: Console, quick: bool = False) -> dict[str, object]:
@@ -165,6 +194,7 @@ def example_requests(settings: Settings, user_id: str) -> list[str]:
         f"curl -X POST {base}/v1/features/online -H 'content-type: application/json' -d "
         f"'{{\"entities\": [{{\"item_id\": \"p00001\"}}], "
         f"\"features\": [\"product_metadata:city\"]}}'",
+        f"curl '{base}/v1/items/p00001/similar?k=5'",
         f"curl {base}/v1/monitoring/summary",
         f"open {base}/docs",
     ]
