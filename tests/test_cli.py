@@ -72,6 +72,11 @@ def test_demo_then_real_server_answers_over_http(demo_home: Path):
         city = httpx.post(f"{base}/v1/features/online", json={
             "entities": [{"item_id": "p00001"}], "features": ["product_metadata:city"]}).json()
         assert city["rows"][0]["city"] and city["features"][0].startswith("product_metadata@")
+        similar = httpx.get(f"{base}/v1/items/p00001/similar",
+                            params={"k": 3, "city": city["rows"][0]["city"]}, timeout=30)
+        assert similar.status_code == 200, similar.text
+        neighbours = [i["item_id"] for i in similar.json()["items"]]
+        assert len(neighbours) == 3 and "p00001" not in neighbours
     finally:
         server.terminate()
         server.wait(timeout=20)
