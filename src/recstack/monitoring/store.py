@@ -129,7 +129,7 @@ class PostgresLogStore(LogStore):
         except ImportError:
             raise ConfigError("the PostgreSQL prediction log needs the psycopg package",
                               field="monitoring.postgres_dsn",
-                              fix="pip install 'psycopg[binary]' or unset "
+                              fix="pip install -e '.[postgres]' (psycopg) or unset "
                                   "RECSTACK_MONITORING__POSTGRES_DSN to use SQLite") from None
         self._lock = threading.Lock()
         try:
