@@ -92,3 +92,29 @@ def test_fit_from_store_then_serve_the_same_features_online(published):
         both = client.post("/v1/treatment/recommend",
                            json={"patient_id": patient, "features": {"age": 30}})
         assert both.status_code == 422
+
+
+def test_monitoring_compares_served_store_features_with_the_registered_training_frame(published):
+    """Serving reads the follow-up measurement (ACD 0.6 mm shallower): drift on acd_mm."""
+    from recstack.monitoring.runner import MonitorJob, model_reference, run_monitoring
+
+    settings, cohort, store, path = published
+    result = fit(FitConfig(data=path, store_features=[f"{ICL_VIEW}:*"], params=FAST,
+                           register_as="icl-monitored"), settings)
+    reference = model_reference("icl-monitored@champion", settings)
+    assert sorted(reference["acd_mm"]) == sorted(cohort.factual["acd_mm"])  # pre-op values
+    assert {"icl_size_mm", "vault_um"} <= set(reference.columns)
+
+    store.materialize(views=[ICL_VIEW])
+    with TestClient(create_app(settings)) as client:
+        for patient in cohort.factual["patient_id"].iloc[:60]:
+            response = client.post("/v1/treatment/recommend",
+                                   json={"patient_id": patient, "model": "icl-monitored"})
+            assert response.status_code == 200, response.text
+        client.app.state.prediction_log.flush()
+    assert result.version is not None
+    job = MonitorJob(model_name="icl-monitored", features=FEATURE_COLUMNS, window="365D",
+                     rules=[], domain_classifier=False, estimate=False)
+    report = run_monitoring(job, settings, reference=reference, write_report=False)
+    assert report.n_predictions == 60 and report.drift is not None
+    assert "acd_mm" in report.drift.drifted_columns

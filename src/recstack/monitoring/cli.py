@@ -48,7 +48,11 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 @app.command("run")
 def run(model: Annotated[str, typer.Option(help="model name as logged")],
-        reference: Annotated[Path, typer.Option(help="training frame, CSV or Parquet")],
+        reference: Annotated[Path | None, typer.Option(
+            help="training frame, CSV or Parquet")] = None,
+        reference_model: Annotated[str | None, typer.Option(
+            help="use the training frame registered with this version (NAME@ALIAS), e.g. the "
+                 "feature-store frame a treatment model was fitted on")] = None,
         task: Annotated[str, typer.Option(help="regression, classification or ranking")
                         ] = "regression",
         window: Annotated[str, typer.Option(help="time window, e.g. 1D or 7D")] = "1D",
@@ -58,16 +62,28 @@ def run(model: Annotated[str, typer.Option(help="model name as logged")],
         alerts: Annotated[bool, typer.Option("--alerts/--no-alerts")] = True) -> None:
     """One monitoring pass (schedule it with cron or a timer): drift, performance, alerts,
     HTML report."""
+    from recstack.errors import ConfigError
     from recstack.monitoring.alerts import AlertRule
-    from recstack.monitoring.runner import DEFAULT_RULES, MonitorJob, run_monitoring
+    from recstack.monitoring.runner import (
+        DEFAULT_RULES,
+        MonitorJob,
+        model_reference,
+        run_monitoring,
+    )
     from recstack.settings import get_settings
+
+    if (reference is None) == (reference_model is None):
+        raise ConfigError("give one reference", field="--reference",
+                          fix="pass --reference FILE or --reference-model NAME@ALIAS")
+    settings = get_settings()
+    frame = model_reference(reference_model, settings) if reference_model else None
 
     job = MonitorJob(model_name=model, task=task, reference_path=reference, window=window,
                      features=features or None, out_dir=out,
                      rules=_read_rules(rules) if rules else list(DEFAULT_RULES))
     assert all(isinstance(r, AlertRule) for r in job.rules)
     with console.status("monitoring pass"):
-        result = run_monitoring(job, get_settings(), send_alerts=alerts)
+        result = run_monitoring(job, settings, reference=frame, send_alerts=alerts)
     print_summary(result.summary())
 
 

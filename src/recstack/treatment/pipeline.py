@@ -19,7 +19,7 @@ import joblib
 import pandas as pd
 
 from recstack.errors import ConfigError, DataError, NotFoundError
-from recstack.registry.models import ModelRegistry, ModelVersionInfo
+from recstack.registry.models import REFERENCE_FILE, ModelRegistry, ModelVersionInfo
 from recstack.registry.tracking import log_params_flat, start_run
 from recstack.settings import Settings
 from recstack.treatment.estimator import TreatmentRecommender
@@ -220,6 +220,10 @@ def _register(model: TreatmentRecommender, config: FitConfig, settings: Settings
         directory = save_bundle(model, Path(tmp) / "bundle", {
             **tags, "features": model.feature_names_, "options": model.options_,
             "target": list(model.target), "alpha": model.alpha})
+        # The exact training frame (from the feature store where it came from there) is what
+        # monitoring compares live features against.
+        frame[[*model.feature_names_, model.treatment, model.outcome]].to_parquet(
+            directory / REFERENCE_FILE, index=False)
         example = frame[model.feature_names_].head(2)
         version = registry.log_and_register(name, directory, PYFUNC_MODEL_FILE,
                                             treatment_signature(model), example, tags)
