@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 
 from fastapi import Depends, Request
 
@@ -14,6 +14,9 @@ from recstack.errors import ConfigError
 from recstack.registry.models import ModelRegistry, ModelVersionInfo, parse_model_ref
 from recstack.sequential.bundle import RecommenderBundle
 from recstack.settings import Settings
+
+if TYPE_CHECKING:
+    from recstack.features.store import FeatureStore
 
 T = TypeVar("T")
 
@@ -82,6 +85,17 @@ def app_cache(request: Request, key: str, make: Callable[[], VersionCache[T]]) -
         cache = make()
         setattr(request.app.state, key, cache)
     return cache
+
+
+def feature_store(request: Request, settings: Settings) -> FeatureStore:
+    """One FeatureStore per app: its online-store connection is reused across requests (the
+    features router and the treatment router's patient_id lookups share it)."""
+    from recstack.features.store import FeatureStore
+
+    store: FeatureStore | None = getattr(request.app.state, "feature_store", None)
+    if store is None:
+        store = request.app.state.feature_store = FeatureStore(settings)
+    return store
 
 
 def get_settings_dep(request: Request) -> Settings:

@@ -149,8 +149,8 @@ def _join_store_features(labels: pd.DataFrame, features: list[str], settings: Se
 
 def feature_refs(info: dict[str, Any]) -> list[str]:
     """The versioned feature-store references a bundle was trained on (empty: from a table)."""
-    refs = info.get("feature_refs") or ""
-    return refs.split(",") if isinstance(refs, str) and refs else list(refs or [])
+    refs = str(info.get("feature_refs") or "")  # stored as a comma-joined tag
+    return refs.split(",") if refs else []
 
 
 def _log_diagnostics(diagnostics: dict[str, Any], fit_seconds: float) -> None:

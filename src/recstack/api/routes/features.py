@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from recstack.api.deps import SettingsDep
-from recstack.settings import Settings
-
-if TYPE_CHECKING:
-    from recstack.features.store import FeatureStore
+from recstack.api.deps import SettingsDep, feature_store
 
 router = APIRouter(prefix="/v1/features", tags=["features"])
 
@@ -42,16 +38,6 @@ class FeatureViewInfo(BaseModel):
     join_keys: list[str]
     ttl_seconds: int | None
     features: dict[str, str]
-
-
-def feature_store(request: Request, settings: Settings) -> FeatureStore:
-    """One FeatureStore per app: its online-store connection is reused across requests."""
-    from recstack.features.store import FeatureStore
-
-    store: FeatureStore | None = getattr(request.app.state, "feature_store", None)
-    if store is None:
-        store = request.app.state.feature_store = FeatureStore(settings)
-    return store
 
 
 @router.post("/online", response_model=OnlineFeaturesResponse)

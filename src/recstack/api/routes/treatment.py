@@ -8,7 +8,7 @@ import pandas as pd
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from recstack.api.deps import SettingsDep, VersionCache, app_cache
+from recstack.api.deps import SettingsDep, VersionCache, app_cache, feature_store
 from recstack.errors import ConfigError, DataError
 from recstack.monitoring.log import PredictionRecord
 from recstack.registry.models import parse_model_ref
@@ -111,7 +111,6 @@ def _features(request: TreatmentRequest, http: Request, settings: Settings,
     """The feature vector to predict from, and the feature-store references it came from."""
     if request.features is not None:
         return dict(request.features), []
-    from recstack.api.routes.features import feature_store
     from recstack.treatment.feature_views import online_features
     from recstack.treatment.pipeline import feature_refs
 
