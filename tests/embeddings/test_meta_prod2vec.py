@@ -185,21 +185,50 @@ def test_frequency_shrink_lifts_rarely_viewed_candidates(one_unseen_item_per_cit
 
 
 def test_composed_vectors_match_the_trained_logits(fitted):
-    beta, gamma, n0 = 0.5, 2.0, 3.0
-    fitted.set_scoring(score_meta_query=beta, score_meta_candidate=gamma, score_shrink=n0)
+    beta, gamma, n0, eta = 0.5, 2.0, 3.0, 0.3
+    fitted.set_scoring(score_meta_query=beta, score_meta_candidate=gamma, score_shrink=n0,
+                       score_popularity=eta)
     try:
         w_in = fitted.model_.input.weight.detach().numpy().astype(np.float64)
         w_out = fitted.model_.output.weight.detach().numpy().astype(np.float64)
         n = fitted.model_.n_items
-        meta = np.where(fitted.metadata_table_[:, 0] >= 0, fitted.metadata_table_[:, 0] + n + 1,
-                        -1)  # travel items have one token: their city
+        counts = fitted.item_counts_.astype(np.float64)
+        city = fitted.metadata_table_[:, 0]  # travel items have one token: their city
+        meta = np.where(city >= 0, city + n + 1, -1)
+
+        def shrunk(table: np.ndarray, item: int) -> np.ndarray:
+            # naive reference: the view-weighted mean of the items of the same city
+            same = [j for j in range(1, n + 1) if city[j] == city[item]]
+            mean = sum(counts[j] * table[j] for j in same) / sum(counts[j] for j in same)
+            own = counts[item] / (counts[item] + n0)
+            return own * table[item] + (1 - own) * mean
+
         q, c = 5, np.arange(1, n + 1)
-        assert fitted.item_counts_[q] > 0
-        g = gamma * n0 / (n0 + fitted.item_counts_[c])
-        expected = (w_in[q] + beta * w_in[meta[q]]) @ (w_out[c] + g[:, None] * w_out[meta[c]]).T
+        assert counts[q] > 0
+        g = gamma * n0 / (n0 + counts[c])
+        out_c = np.array([shrunk(w_out, j) for j in c])
+        expected = ((shrunk(w_in, q) + beta * w_in[meta[q]])
+                    @ (out_c + g[:, None] * w_out[meta[c]]).T + eta * np.log1p(counts[c]))
         assert np.allclose(fitted.similarity(np.array([q]))[0, 1:], expected, atol=1e-4)
     finally:
-        fitted.set_scoring(score_meta_query=1.0, score_meta_candidate=1.0, score_shrink=0.0)
+        fitted.set_scoring(score_meta_query=1.0, score_meta_candidate=1.0, score_shrink=0.0,
+                           score_popularity=0.0)
+
+
+def test_shrinking_pulls_rarely_viewed_items_to_their_group_and_keeps_popular_ones(fitted):
+    from recstack.embeddings.meta_prod2vec import shrink_to_groups
+
+    counts = fitted.item_counts_.astype(np.float64)
+    vectors = fitted.model_.output.weight.detach().numpy()[:len(counts)].astype(np.float64)
+    (shrunk,), anchored = shrink_to_groups([vectors], fitted.metadata_table_, counts, 5.0)
+    rare, popular = np.argmin(np.where(counts > 0, counts, np.inf)), np.argmax(counts)
+    same_city = fitted.metadata_table_[:, 0] == fitted.metadata_table_[rare, 0]
+    group_mean = (counts[same_city, None] * vectors[same_city]).sum(0) / counts[same_city].sum()
+    assert anchored[rare] and anchored[popular] and not anchored[0]  # padding: no metadata
+    assert np.linalg.norm(shrunk[rare] - group_mean) < np.linalg.norm(vectors[rare] - group_mean)
+    assert np.linalg.norm(shrunk[popular] - vectors[popular]) < 0.05 * np.linalg.norm(
+        vectors[popular])
+    assert np.allclose(shrunk[0], vectors[0])
 
 
 def test_an_index_over_the_composed_vectors_serves_the_same_ranking(fitted, travel_split):
@@ -222,5 +251,8 @@ def test_scoring_options_are_checked(fitted):
     with pytest.raises(ConfigError) as err:
         fitted.set_scoring(score_meta_candidate=-1.0)
     assert err.value.field == "score_meta_candidate"
+    with pytest.raises(ConfigError) as err:
+        fitted.set_scoring(score_popularity=float("nan"))
+    assert err.value.field == "score_popularity"
     with pytest.raises(ConfigError, match="not fitted"):
         MetaProd2Vec().set_scoring(score_shrink=1.0)

@@ -39,7 +39,32 @@ def test_training_registers_a_version_with_validation_metrics(home):
     run = mlflow.get_run(result.run_id)
     assert "valid_cold_n_rows" in run.data.metrics and run.data.params["config.dim"] == "8"
     artifacts = [a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id)]
-    assert "projection.png" in artifacts
+    assert "projection.png" in artifacts and "scoring_selection.json" in artifacts
+
+
+def test_scoring_is_chosen_on_validation_and_recorded(home):
+    _, result = home
+    run = mlflow.get_run(result.run_id)
+    chosen = {k: float(run.data.params[f"chosen_{k}"]) for k in (
+        "score_meta_query", "score_meta_candidate", "score_shrink", "score_popularity")}
+    # the registered model scores with the chosen point, against baselines fitted beside it
+    assert {k: getattr(result.model.config, k) for k in chosen} == chosen
+    assert "scoring_ref_itemknn_hr_at_10" in run.data.metrics
+    assert "scoring_ref_prod2vec_hr_at_10" in run.data.metrics
+    selection = mlflow.artifacts.load_dict(f"runs:/{result.run_id}/scoring_selection.json")
+    assert selection["rule"] == "balanced" and len(selection["grid"]) > 100
+
+
+def test_fixed_scoring_keeps_the_configured_values(home):
+    settings, _ = home
+    result = train(EmbeddingTrainConfig(model="meta-prod2vec", scoring="fixed",
+                                        params={**FAST, "score_shrink": "7"}),
+                   settings, register=False, progress=False)
+    assert result.model.config.score_shrink == 7.0
+    assert result.model.config.score_popularity == 0.0
+    with pytest.raises(ConfigError) as err:
+        EmbeddingTrainConfig(scoring="best")
+    assert err.value.field == "scoring"
 
 
 def test_evaluate_scores_test_rows_and_tags_the_version(home):

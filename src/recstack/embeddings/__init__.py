@@ -9,6 +9,7 @@ from recstack.embeddings.index import VectorIndex, available_indexes, index_clas
 from recstack.embeddings.itemknn import CoViewItemKNN
 from recstack.embeddings.meta_prod2vec import MetaProd2Vec, MetaProd2VecConfig
 from recstack.embeddings.prod2vec import Prod2Vec, Prod2VecConfig
+from recstack.embeddings.scoring import ScoringGrid, ScoringPoint, select_scoring
 from recstack.embeddings.sessions import (
     CoViewSplit,
     cold_rows,
@@ -26,6 +27,8 @@ __all__ = [
     "MetaProd2VecConfig",
     "Prod2Vec",
     "Prod2VecConfig",
+    "ScoringGrid",
+    "ScoringPoint",
     "SimilarItem",
     "SimilarItemsBundle",
     "VectorIndex",
@@ -36,6 +39,7 @@ __all__ = [
     "load_corpus",
     "metadata_tokens",
     "next_view_split",
+    "select_scoring",
     "sessionize",
     "sessions_dataset",
 ]

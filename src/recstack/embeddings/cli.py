@@ -38,6 +38,10 @@ def train(model: Annotated[str, typer.Argument(help="meta-prod2vec, prod2vec, "
               help="registered model name; default <dataset>-similar-items")] = None,
           register: Annotated[bool, typer.Option(help="register the model")] = True,
           promote: Annotated[str | None, typer.Option(help="alias to give the new version")] = None,
+          scoring: Annotated[str, typer.Option(
+              help="Meta-Prod2Vec scoring chosen on validation: balanced (beat item-kNN and "
+                   "Prod2Vec on overall and cold metrics at once), overall (best NDCG@10) or "
+                   "fixed (the --set values)")] = "balanced",
           ) -> None:
     """Fit item embeddings, log validation metrics to MLflow and register the bundle."""
     from recstack.embeddings.pipeline import EmbeddingTrainConfig
@@ -47,7 +51,7 @@ def train(model: Annotated[str, typer.Argument(help="meta-prod2vec, prod2vec, "
 
     settings = get_settings()
     config = EmbeddingTrainConfig(model=model, dataset=dataset, params=parse_overrides(set_ or []),
-                                  register_as=register_as, index=index)
+                                  register_as=register_as, index=index, scoring=scoring)
     with console.status(f"training {model} on {dataset}"):
         result = train_model(config, settings, register=register, progress=False)
     console.print(_metrics_table(f"{model} on {dataset}: validation next view", result.valid))

@@ -18,10 +18,14 @@ Items without metadata lose the terms that need it (documented fallback, no "unk
 it would pull all such items together). Items never seen in training get the mean input vector
 of their metadata tokens, so a new product still has neighbours in its city.
 
-Neighbours are ranked by ``(in[q] + β in[M(q)]) · (out[c] + γ_c out[M(c)])`` with
-``γ_c = γ n0 / (n0 + n_c)`` (``score_meta_query``, ``score_meta_candidate``, ``score_shrink``):
-rarely viewed candidates lean on their metadata's output vector, which the I→M term trains on
-every co-view (see ``MetaProd2Vec._set_vectors``).
+Neighbours are ranked by ``(in[q] + β in[M(q)]) · (out[c] + γ_c out[M(c)]) + η log(1 + n_c)``
+with ``γ_c = γ n0 / (n0 + n_c)`` (``score_meta_query``, ``score_meta_candidate``,
+``score_shrink``, ``score_popularity``): rarely viewed candidates lean on their metadata's output
+vector, which the I→M term trains on every co-view. With ``n0 > 0`` every item's own vectors are
+also shrunk toward the view-weighted mean vector of the items sharing its metadata, in
+proportion ``n0 / (n0 + n_c)`` (empirical Bayes: an item seen twice is mostly "a hotel in
+Lisbon", one seen a thousand times is itself). β, γ, n0 and η change no trained weight; they
+are chosen on validation views after the fit (``recstack.embeddings.scoring``).
 """
 
 from __future__ import annotations
@@ -67,12 +71,14 @@ class MetaProd2VecConfig:
     weight_mm: float = 0.3  # item's metadata -> context item's metadata
     metadata_fields: tuple[str, ...] = ("city",)  # travel: city; ML-1M-T2: ("genres",)
     score_terms: tuple[str, ...] = ("ii", "im", "mi", "mm")  # logits summed to rank neighbours
-    # Scoring: (in[q] + β·in[M(q)]) · (out[c] + γ_c·out[M(c)]), γ_c = γ·n0 / (n0 + n_c) when
-    # score_shrink = n0 > 0 (rarely viewed candidates lean on their metadata), else γ.
-    # β = γ = 1, n0 = 0 is the plain sum of the four trained logits. See set_scoring().
+    # Scoring: (in[q] + β·in[M(q)]) · (out[c] + γ_c·out[M(c)]) + η·log(1 + n_c), γ_c =
+    # γ·n0 / (n0 + n_c) when score_shrink = n0 > 0 (rarely viewed candidates lean on their
+    # metadata, and item vectors shrink toward their metadata group's mean), else γ.
+    # β = γ = 1, n0 = η = 0 is the plain sum of the four trained logits. See set_scoring().
     score_meta_query: float = 1.0  # β
     score_meta_candidate: float = 1.0  # γ
     score_shrink: float = 0.0  # n0, in training views; 0 = no frequency-aware shrink
+    score_popularity: float = 0.0  # η; > 0 favours often viewed candidates, < 0 rare ones
     cold_from_metadata: bool = True  # unseen items get their metadata's mean vector
     # Small sparse lookups gain nothing from intra-op threads, and on a busy 2-core machine
     # torch's default (2) made a fit 13x slower (3.6 s vs 49 s); 0 = torch's default.
@@ -99,6 +105,11 @@ class MetaProd2VecConfig:
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}",
                                   field=name, fix="weights are λ >= 0; 0 switches a term off")
+        if not (isinstance(self.score_popularity, int | float)
+                and math.isfinite(self.score_popularity)):
+            raise ConfigError(f"score_popularity must be a finite number, got "
+                              f"{self.score_popularity!r}", field="score_popularity",
+                              fix="for example 0.25 (0 = no popularity term)")
         if self.optimizer not in _OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}", field="optimizer",
                               fix=f"use one of: {', '.join(_OPTIMIZERS)}")
@@ -115,6 +126,44 @@ PRESETS: dict[str, dict[str, Any]] = {
     "meta-prod2vec": {},
     "prod2vec": {"weight_im": 0.0, "weight_mi": 0.0, "weight_mm": 0.0},
 }
+
+
+@dataclass
+class ScoringBlocks:
+    """Per-item parts of the score, rows ``0..n_items`` (row 0 = padding)."""
+
+    items_in: np.ndarray  # (I + 1, D) input vectors (group-shrunk when n0 > 0)
+    meta_in: np.ndarray  # (I + 1, D) mean input vector of the item's metadata tokens
+    items_out: np.ndarray  # (I + 1, D) output vectors (group-shrunk when n0 > 0)
+    meta_out: np.ndarray  # (I + 1, D) mean output vector of the item's metadata tokens
+    gamma: np.ndarray  # (I + 1,) n0 / (n0 + n_c), or 1 without shrink; γ multiplies it
+    log_counts: np.ndarray  # (I + 1,) log(1 + training views); η multiplies it
+    known_by_metadata: np.ndarray  # (I + 1,) never viewed, no viewed group: metadata only
+
+
+def shrink_to_groups(vectors: list[np.ndarray], meta_table: np.ndarray, counts: np.ndarray,
+                     n0: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """Shrink each item's vectors toward the mean of the items with the same metadata.
+
+    An item with ``n`` training views keeps ``n / (n + n0)`` of its own vector and takes the
+    rest from its group's mean, weighted by views so that well-trained vectors dominate it
+    (empirical Bayes with ``n0`` pseudo-views of prior). A group is the exact set of metadata
+    tokens (city and category: "hotels in Lisbon"). Items without metadata, or whose group
+    has no views, keep their own vectors; the second return value marks the others.
+    """
+    has_metadata = (meta_table >= 0).any(axis=1)
+    _, group = np.unique(meta_table, axis=0, return_inverse=True)
+    group = group.ravel()
+    views = np.bincount(group, weights=counts)  # (G,)
+    anchored = has_metadata & (views[group] > 0)
+    own = np.where(anchored, counts / (counts + n0), 1.0)[:, None]  # (I + 1, 1)
+    shrunk = []
+    for vec in vectors:
+        sums = np.zeros((len(views), vec.shape[1]))
+        np.add.at(sums, group, vec * counts[:, None])
+        means = sums / np.maximum(views, 1e-12)[:, None]  # (G, D)
+        shrunk.append(own * vec + (1.0 - own) * means[group])
+    return shrunk, anchored
 
 
 def sgns_loss(source: torch.Tensor, positive: torch.Tensor,
@@ -210,15 +259,16 @@ class MetaProd2Vec:
         self.tokens_per_second_ = len(flat) * cfg.epochs / max(self.fit_seconds_, 1e-9)
         self.item_counts_ = np.bincount(flat, minlength=n_items + 1)
         self.metadata_table_ = meta_table
-        self._set_vectors(meta_table)
+        self._set_vectors()
         return self
 
     def set_scoring(self, *, score_meta_query: float | None = None,
                     score_meta_candidate: float | None = None,
-                    score_shrink: float | None = None) -> Self:
-        """Recompose the query and candidate vectors with new β, γ, n0 (no refit).
+                    score_shrink: float | None = None,
+                    score_popularity: float | None = None) -> Self:
+        """Recompose the query and candidate vectors with new β, γ, n0, η (no refit).
 
-        Lets β, γ and n0 be chosen on validation views after one fit; serving stays a plain
+        Lets them be chosen on validation views after one fit; serving stays a plain
         inner-product index because the composed vectors are precomputed here.
         """
         if not hasattr(self, "model_"):
@@ -226,30 +276,22 @@ class MetaProd2Vec:
         changes = {name: value for name, value in (
             ("score_meta_query", score_meta_query),
             ("score_meta_candidate", score_meta_candidate),
-            ("score_shrink", score_shrink)) if value is not None}
+            ("score_shrink", score_shrink),
+            ("score_popularity", score_popularity)) if value is not None}
         self.config = MetaProd2VecConfig(**{**asdict(self.config), **changes})  # validates
-        self._set_vectors(self.metadata_table_)
+        self._set_vectors()
         return self
 
-    def _set_vectors(self, meta_table: np.ndarray) -> None:
-        """Query and candidate vectors whose inner product is the co-view score.
+    def scoring_blocks(self, shrink: float | None = None) -> ScoringBlocks:
+        """The vectors the score is composed of, for one prior strength n0 (default: config's).
 
-        With β = score_meta_query, γ_c = score_meta_candidate (times ``n0 / (n0 + n_c)`` when
-        ``score_shrink = n0 > 0``, ``n_c`` = the candidate's training views)::
-
-            score(q, c) = in[q]·out[c] + γ_c in[q]·out[M(c)]
-                          + β in[M(q)]·out[c] + β γ_c in[M(q)]·out[M(c)]
-                        = (in[q] + β in[M(q)]) · (out[c] + γ_c out[M(c)])
-
-        (terms with weight 0 or not in ``score_terms`` left out), written as
-        ``[in[q], β in[M(q)]] · [out[c] + γ_c out[M(c)], out[c] + γ_c out[M(c)]]`` so that an
-        inner-product index can serve it. ``M(x)`` is the mean of x's metadata vectors, zero
-        without metadata. β = γ = 1 is the plain sum of the four trained logits. A cold
-        candidate's own ``out[c]`` is barely trained, but ``in[q]·out[M(c)]`` is trained by
-        the I→M term on every co-view of ``q`` with an item of ``c``'s city, so γ carries the
-        metadata into the ranking of rarely viewed candidates.
+        ``scoring.select_scoring`` precomputes the four logit blocks from these once per n0
+        and then tries β, γ and η on them without recomposing the (I + 1, 2D + 1) vectors.
         """
-        cfg, n_items = self.config, self.model_.n_items
+        if not hasattr(self, "model_"):
+            raise ConfigError("the model is not fitted", field="model", fix="call fit() first")
+        n0 = self.config.score_shrink if shrink is None else shrink
+        n_items, meta_table = self.model_.n_items, self.metadata_table_
         w_in = self.model_.input.weight.detach().numpy()
         w_out = self.model_.output.weight.detach().numpy()
         tokens = np.where(meta_table >= 0, meta_table + n_items + 1, 0)  # (I + 1, M)
@@ -257,25 +299,61 @@ class MetaProd2Vec:
         has = (meta_table >= 0)[..., None]  # (I + 1, M, 1)
         meta_in = (w_in[tokens] * has).sum(axis=1) / n_tokens  # (I + 1, D)
         meta_out = (w_out[tokens] * has).sum(axis=1) / n_tokens  # (I + 1, D)
-        items_in, items_out = w_in[:n_items + 1].copy(), w_out[:n_items + 1]  # (I + 1, D)
-        unseen = self.item_counts_ == 0
-        query_meta = cfg.score_meta_query * meta_in  # (I + 1, D)
-        if cfg.cold_from_metadata:  # a never-viewed item is known only by its metadata
-            items_in[unseen] = 0.0
-            query_meta[unseen] = meta_in[unseen]  # whatever β, or β = 0 would leave nothing
-        gamma = np.full(n_items + 1, cfg.score_meta_candidate)  # (I + 1,)
-        if cfg.score_shrink > 0:
-            gamma *= cfg.score_shrink / (cfg.score_shrink + self.item_counts_)
-        candidate_meta = gamma[:, None] * meta_out  # (I + 1, D)
+        counts = self.item_counts_.astype(np.float64)
+        items_in, items_out = w_in[:n_items + 1].copy(), w_out[:n_items + 1].copy()
+        anchored = np.zeros(n_items + 1, dtype=bool)
+        if n0 > 0:
+            (items_in, items_out), anchored = shrink_to_groups(
+                [items_in, items_out], meta_table, counts, n0)
+        # A never-viewed item without a viewed metadata group is known only by its metadata.
+        known_by_metadata = (counts == 0) & ~anchored & self.config.cold_from_metadata
+        items_in[known_by_metadata] = 0.0
+        gamma = np.ones(n_items + 1) if n0 <= 0 else n0 / (n0 + counts)  # (I + 1,)
+        return ScoringBlocks(items_in, meta_in, items_out, meta_out, gamma,
+                             np.log1p(counts), known_by_metadata)
+
+    def _set_vectors(self) -> None:
+        """Query and candidate vectors whose inner product is the co-view score.
+
+        With β = score_meta_query, γ_c = score_meta_candidate (times ``n0 / (n0 + n_c)`` when
+        ``score_shrink = n0 > 0``, ``n_c`` = the candidate's training views), η =
+        score_popularity::
+
+            score(q, c) = in[q]·out[c] + γ_c in[q]·out[M(c)]
+                          + β in[M(q)]·out[c] + β γ_c in[M(q)]·out[M(c)] + η log(1 + n_c)
+                        = (in[q] + β in[M(q)]) · (out[c] + γ_c out[M(c)]) + η log(1 + n_c)
+
+        (terms with weight 0 or not in ``score_terms`` left out), written as
+        ``[in[q], β in[M(q)], 1] · [out[c] + γ_c out[M(c)], out[c] + γ_c out[M(c)], η log(1 +
+        n_c)]`` so that an inner-product index can serve it. ``M(x)`` is the mean of x's
+        metadata vectors, zero without metadata; with n0 > 0, ``in`` and ``out`` are the
+        group-shrunk item vectors of ``scoring_blocks``. β = γ = 1 is the plain sum of the four
+        trained logits. A cold candidate's own ``out[c]`` is barely trained, but
+        ``in[q]·out[M(c)]`` is trained by the I→M term on every co-view of ``q`` with an item of
+        ``c``'s city, so γ carries the metadata into the ranking of rarely viewed candidates.
+        """
+        cfg = self.config
+        blocks = self.scoring_blocks()
+        query_meta = cfg.score_meta_query * blocks.meta_in  # (I + 1, D)
+        # whatever β, or β = 0 would leave nothing of an item known only by its metadata
+        query_meta[blocks.known_by_metadata] = blocks.meta_in[blocks.known_by_metadata]
+        gamma = cfg.score_meta_candidate * blocks.gamma  # (I + 1,)
+        candidate_meta = gamma[:, None] * blocks.meta_out  # (I + 1, D)
         on = {f"weight_{t}": float(getattr(cfg, f"weight_{t}") > 0 and t in cfg.score_terms)
               for t in _TERMS}
-        self.query_vectors_ = np.hstack([items_in, query_meta]).astype(np.float32)  # (I+1, 2D)
+        ones = np.ones((len(gamma), 1))
+        self.query_vectors_ = np.hstack([blocks.items_in, query_meta, ones]).astype(
+            np.float32)  # (I + 1, 2D + 1)
         self.candidate_vectors_ = np.hstack([
-            on["weight_ii"] * items_out + on["weight_im"] * candidate_meta,
-            on["weight_mi"] * items_out + on["weight_mm"] * candidate_meta]).astype(np.float32)
+            on["weight_ii"] * blocks.items_out + on["weight_im"] * candidate_meta,
+            on["weight_mi"] * blocks.items_out + on["weight_mm"] * candidate_meta,
+            cfg.score_popularity * blocks.log_counts[:, None]]).astype(np.float32)
         self.query_vectors_[0] = self.candidate_vectors_[0] = 0.0
         # Input vectors are what Prod2Vec papers plot: items (or their metadata when unseen).
-        self.item_vectors_ = np.where(unseen[:, None] & cfg.cold_from_metadata, meta_in,
+        w_in = self.model_.input.weight.detach().numpy()
+        n_items = self.model_.n_items
+        unseen = self.item_counts_ == 0
+        self.item_vectors_ = np.where(unseen[:, None] & cfg.cold_from_metadata, blocks.meta_in,
                                       w_in[:n_items + 1]).astype(np.float32)
         self.item_vectors_[0] = 0.0
         self.metadata_vectors_ = w_in[n_items + 1:].copy()

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from recstack.embeddings.bundle import SimilarItemsBundle
-from recstack.embeddings.evaluation import evaluate_next_view
+from recstack.embeddings.evaluation import ItemToItemModel, evaluate_next_view
 from recstack.embeddings.itemknn import CoViewItemKNN, ItemKNNConfig
 from recstack.embeddings.meta_prod2vec import PRESETS, MetaProd2Vec, MetaProd2VecConfig
 from recstack.embeddings.prod2vec import Prod2Vec, Prod2VecConfig
+from recstack.embeddings.scoring import RULES, select_scoring
 from recstack.embeddings.sessions import (
     DEFAULT_METADATA,
     CoViewSplit,
@@ -49,6 +50,16 @@ class EmbeddingTrainConfig:
     index: str = DEFAULT_INDEX  # exact, faiss-hnsw or usearch
     cold_max_count: int = 5  # cold items: at most this many training views
     gap_minutes: float = 30.0  # session cut for click logs
+    # Meta-Prod2Vec's β, γ, n0, η chosen on the validation views after the fit: "balanced"
+    # (widest margin over item-kNN and Prod2Vec on HR, NDCG, cold HR and cold NDCG at once),
+    # "overall" (best NDCG@10) or "fixed" (keep the configured values). See embeddings.scoring.
+    scoring: str = "balanced"
+    scoring_rows: int = 3000  # validation rows the selection scores (0 = all)
+
+    def __post_init__(self) -> None:
+        if self.scoring not in ("fixed", *RULES):
+            raise ConfigError(f"unknown scoring {self.scoring!r}", field="scoring",
+                              fix=f"use one of: fixed, {', '.join(RULES)}")
 
     @property
     def registered_name(self) -> str:
@@ -105,6 +116,8 @@ def train(config: EmbeddingTrainConfig, settings: Settings, *, register: bool = 
         started = time.perf_counter()
         model.fit(split.train, split.n_items, split.dataset.item_metadata)
         fit_seconds = time.perf_counter() - started
+        if isinstance(model, MetaProd2Vec) and config.scoring != "fixed":
+            _choose_scoring(model, split, config)
         valid = evaluate_next_view(model, split, "valid", cold_max_count=config.cold_max_count,
                                    progress=progress)
         _log_metrics(valid, "valid", fit_seconds, getattr(model, "tokens_per_second_", None))
@@ -122,6 +135,28 @@ def train(config: EmbeddingTrainConfig, settings: Settings, *, register: bool = 
                     **tags, "index": config.index,
                     **{f"valid_{k}": f"{v:.5f}" for k, v in valid.items()}})
     return EmbeddingTrainResult(run.info.run_id, version, valid, model, bundle, fit_seconds)
+
+
+def _choose_scoring(model: MetaProd2Vec, split: CoViewSplit,
+                    config: EmbeddingTrainConfig) -> None:
+    """Pick β, γ, n0, η on validation views, against baselines fitted on the same views."""
+    import mlflow
+
+    cfg = model.config
+    references: dict[str, ItemToItemModel] = {
+        "item-kNN": CoViewItemKNN(window=cfg.window).fit(split.train, split.n_items),
+        "Prod2Vec": Prod2Vec(dim=cfg.dim, window=cfg.window, negatives=cfg.negatives,
+                             epochs=cfg.epochs, random_state=cfg.random_state, workers=1,
+                             ).fit(split.train, split.n_items)}
+    selection = select_scoring(model, split, rule=config.scoring, references=references,
+                               cold_max_count=config.cold_max_count,
+                               max_rows=config.scoring_rows)
+    mlflow.log_params({f"chosen_{k}": v for k, v in asdict(selection.chosen).items()})
+    mlflow.log_metrics({f"scoring_ref_{name.lower().replace('-', '')}_{k}": v
+                        for name, metrics in selection.references.items()
+                        for k, v in metrics.items() if np.isfinite(v)})
+    mlflow.log_dict(selection.to_dict(), "scoring_selection.json")
+    log.info("scoring (%s rule): %s", selection.rule, selection.chosen.describe())
 
 
 class _BundleScorer:
