@@ -22,7 +22,8 @@ from recstack.errors import ConfigError, DataError
 from recstack.settings import Settings
 
 # Metadata field per known corpus: what Meta-Prod2Vec learns from and what the report colours by.
-DEFAULT_METADATA = {"travel": ("city",), "ml-1m-t2": ("genres",)}
+# travel: city and category (the funnel picks the next category; better on validation views)
+DEFAULT_METADATA = {"travel": ("city", "category"), "ml-1m-t2": ("genres",)}
 MULTI_VALUE_SEPARATOR = "|"  # MovieLens genres: "Comedy|Romance"
 
 
