@@ -75,7 +75,7 @@ def run_model(name: str, split: Split, budget_minutes: float, console: Console,
     return row
 
 
-def run_recbole(console: Console) -> dict | None:
+def run_recbole(console: Console, epochs: int, threads: int) -> dict | None:
     """RecBole SASRec (CE loss) on the same ML-1M-T2 sequences, in its own virtualenv."""
     venv = HERE / ".venv-recbole"
     python = venv / "bin" / "python"
@@ -84,8 +84,8 @@ def run_recbole(console: Console) -> dict | None:
         subprocess.run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0",
                         "recbole==1.2.1", "numpy<2", "pandas<2.3", "setuptools>=77"],
                        check=True)
-    out = subprocess.run([str(python), str(HERE / "reference" / "recbole_sasrec.py")],
-                         capture_output=True, text=True)
+    out = subprocess.run([str(python), str(HERE / "reference" / "recbole_sasrec.py"),
+                          str(epochs), str(threads)], capture_output=True, text=True)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             return {"model": "reference: RecBole SASRec (CE)", **json.loads(line[7:])}
@@ -100,8 +100,13 @@ def main() -> None:
     parser.add_argument("--budget-minutes", type=float, default=30.0,
                         help="training wall-clock budget per neural model")
     parser.add_argument("--recbole", action="store_true", help="also run RecBole's SASRec")
+    parser.add_argument("--recbole-epochs", type=int, default=200,
+                        help="RecBole epochs (it trains on every prefix: an epoch is long)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument("--set", action="append", default=[], help="key=value for every model")
+    parser.add_argument("--label", default="",
+                        help="store the rows as '<model>:<label>' (keeps a variant beside the "
+                        "default run of the same model)")
     parser.add_argument("--shared-data", type=Path, default=HERE.parents[1] / "shared" / "data")
     args = parser.parse_args()
     console = Console()
@@ -111,10 +116,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     fresh = {}
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        fresh[name] = run_model(name, split, args.budget_minutes, console,
-                                dict(kv.split("=", 1) for kv in args.set))
+        # the item-kNN reference runs with its own tuned settings and never takes a label
+        extra = None if name == "itemknn" else dict(kv.split("=", 1) for kv in args.set)
+        row = run_model(name, split, args.budget_minutes, console, extra)
+        key = f"{name}:{args.label}" if args.label and name != "itemknn" else name
+        fresh[key] = {**row, "model": key}
     if args.recbole:
-        ref = run_recbole(console)
+        ref = run_recbole(console, args.recbole_epochs, args.threads)
         if ref:
             fresh["recbole-sasrec"] = ref
     # Re-read just before writing: runs of different models may go on side by side.
