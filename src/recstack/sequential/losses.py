@@ -10,6 +10,25 @@ import torch
 import torch.nn.functional as F
 
 
+def counted_rows(hidden: torch.Tensor, targets: torch.Tensor,
+                 multiple: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (N, D) hidden states and (N,) targets of counted positions, N rounded up.
+
+    Only positions with a target are projected onto the catalogue, but their count changes every
+    batch. Under CPU autocast oneDNN caches compiled kernels per matrix shape, and one new shape
+    per step grew a bf16 SASRec run by ~2 GiB a minute until it was killed for memory. Padding
+    N to a multiple of ``multiple`` with target 0 (ignored by ``full_softmax_ce``) bounds the
+    number of shapes at the cost of < 2% extra rows on ML-1M batches.
+    """
+    mask = targets > 0  # (B, T)
+    rows, wanted = hidden[mask], targets[mask]  # (N, D), (N,)
+    extra = (-rows.shape[0]) % multiple
+    if extra:
+        rows = F.pad(rows, (0, 0, 0, extra))
+        wanted = F.pad(wanted, (0, extra))
+    return rows, wanted
+
+
 def full_softmax_ce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Cross-entropy over the whole catalogue; target 0 (padding) is ignored.
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recstack.errors import ConfigError, DataError
-from recstack.sequential.losses import full_softmax_ce
+from recstack.sequential.losses import counted_rows, full_softmax_ce
 from recstack.sequential.modules import (
     ItemFeatures,
     MetadataEmbedding,
@@ -262,10 +262,9 @@ class BERT4RecModel(nn.Module):
         hidden = self.encode(item_ids, table)  # (B, T, D)
         if targets is None:
             return ModelOutput(logits=self._logits(hidden, table))
-        counted = targets > 0  # (B, T)
         # Only masked positions are projected onto the catalogue: they are ~20% of the batch.
-        logits = self._logits(hidden[counted], table)  # (N, I + 1)
-        return ModelOutput(loss=full_softmax_ce(logits, targets[counted]))
+        rows, wanted = counted_rows(hidden, targets)  # (N, D), (N,)
+        return ModelOutput(loss=full_softmax_ce(self._logits(rows, table), wanted))
 
     def score(self, item_ids: torch.Tensor) -> torch.Tensor:
         """Next-item scores (B, I + 1): append [MASK] after each history and read it out.

@@ -32,6 +32,7 @@ from torch import nn
 
 from recstack.errors import ConfigError
 from recstack.sequential.losses import (
+    counted_rows,
     full_softmax_ce,
     gbce,
     gbce_beta,
@@ -237,10 +238,10 @@ class SASRecModel(nn.Module):
         mask = targets > 0  # (B, T)
         if self.config.loss == "ce":
             # logits only where a target exists: padding is ~half of an ML-1M batch
-            logits = hidden[mask] @ self._output_repr().T  # (N, I+1)
-            if logits.shape[0] == 0:
-                return ModelOutput(loss=logits.sum() * 0.0)
-            return ModelOutput(loss=full_softmax_ce(logits, targets[mask]))
+            if not mask.any():
+                return ModelOutput(loss=hidden.sum() * 0.0)
+            rows, wanted = counted_rows(hidden, targets)  # (N, D), (N,)
+            return ModelOutput(loss=full_softmax_ce(rows @ self._output_repr().T, wanted))
         if negatives is None:
             raise ConfigError(f"loss {self.config.loss!r} needs sampled negatives",
                               field="negatives", fix="build the batch with training_batch")
