@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -75,22 +77,61 @@ def run_model(name: str, split: Split, budget_minutes: float, console: Console,
     return row
 
 
-def run_recbole(console: Console, epochs: int, threads: int) -> dict | None:
-    """RecBole SASRec (CE loss) on the same ML-1M-T2 sequences, in its own virtualenv."""
-    venv = HERE / ".venv-recbole"
-    python = venv / "bin" / "python"
+def _recbole_python() -> Path:
+    python = HERE / ".venv-recbole" / "bin" / "python"
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", str(python.parents[1])], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0",
                         "recbole==1.2.1", "numpy<2", "pandas<2.3", "setuptools>=77"],
                        check=True)
-    out = subprocess.run([str(python), str(HERE / "reference" / "recbole_sasrec.py"),
-                          str(epochs), str(threads)], capture_output=True, text=True)
+    return python
+
+
+def run_recbole(console: Console, epochs: int, threads: int) -> dict | None:
+    """RecBole SASRec (CE loss) on the same ML-1M-T2 sequences, in its own virtualenv."""
+    with tempfile.TemporaryDirectory() as work:  # RecBole writes log folders into its cwd
+        out = subprocess.run([str(_recbole_python()), str(HERE / "reference" / "recbole_sasrec.py"),
+                              str(epochs), str(threads)], capture_output=True, text=True,
+                             cwd=work)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             return {"model": "reference: RecBole SASRec (CE)", **json.loads(line[7:])}
     console.print(f"[red]RecBole run failed[/red]: {out.stderr[-2000:]}")
     return None
+
+
+def probe_recbole(console: Console, seconds: int, threads: int) -> dict | None:
+    """Time RecBole's training steps for ``seconds`` (tqdm's progress) when a run cannot finish.
+
+    RecBole trains sequential models on every prefix of every sequence (~988k samples per
+    ML-1M-T2 epoch), so its epoch is far longer than ours; this records its measured step
+    time and the projected epoch length instead of a test figure.
+    """
+    with tempfile.TemporaryDirectory() as work:
+        try:
+            out = subprocess.run([str(_recbole_python()),
+                                  str(HERE / "reference" / "recbole_sasrec.py"), "1",
+                                  str(threads), "progress"], capture_output=True, text=True,
+                                 cwd=work, timeout=seconds)
+            stderr = out.stderr
+        except subprocess.TimeoutExpired as stopped:
+            stderr = (stopped.stderr or b"").decode() if isinstance(
+                stopped.stderr, bytes) else (stopped.stderr or "")
+    # tqdm lines look like "  2%|▉   | 160/7574 [03:36<2:48:25,  1.36s/it]"
+    steps = re.findall(r"\|\s*(\d+)/(\d+) \[([\d:]+)<", stderr.replace("\r", "\n"))
+    if not steps:
+        console.print(f"[red]RecBole probe saw no training step[/red]: {stderr[-2000:]}")
+        return None
+    done, total, elapsed = steps[-1]
+    seconds_elapsed = sum(int(p) * 60 ** i for i, p in enumerate(reversed(elapsed.split(":"))))
+    per_step = seconds_elapsed / max(int(done), 1)
+    probe = {"implementation": "RecBole 1.2.1 SASRec (CE, hidden 64, max length 200, batch 128)",
+             "threads": threads, "probe_seconds": seconds, "steps_done": int(done),
+             "steps_per_epoch": int(total), "seconds_per_step": round(per_step, 3),
+             "projected_epoch_minutes": round(per_step * int(total) / 60, 1)}
+    console.print(f"RecBole: {per_step:.2f} s/step, {total} steps per epoch → "
+                  f"{probe['projected_epoch_minutes']} min per epoch")
+    return probe
 
 
 def main() -> None:
@@ -102,6 +143,8 @@ def main() -> None:
     parser.add_argument("--recbole", action="store_true", help="also run RecBole's SASRec")
     parser.add_argument("--recbole-epochs", type=int, default=200,
                         help="RecBole epochs (it trains on every prefix: an epoch is long)")
+    parser.add_argument("--recbole-probe", type=int, default=0, metavar="SECONDS",
+                        help="only time RecBole's steps for SECONDS and project its epoch")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument("--set", action="append", default=[], help="key=value for every model")
     parser.add_argument("--label", default="",
@@ -125,9 +168,12 @@ def main() -> None:
         ref = run_recbole(console, args.recbole_epochs, args.threads)
         if ref:
             fresh["recbole-sasrec"] = ref
+    probe = probe_recbole(console, args.recbole_probe, args.threads) if args.recbole_probe else None
     # Re-read just before writing: runs of different models may go on side by side.
     report = json.loads(RESULT.read_text()) if RESULT.exists() else {"results": {}}
     report["results"].update(fresh)
+    if probe:
+        report["recbole_probe"] = probe
     report.update({
         "dataset": "ML-1M-T2", "protocol": "leave-one-out; test = last item, validation = "
         "second-to-last (early stopping); full ranking over all items, seen excluded, "

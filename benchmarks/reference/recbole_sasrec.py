@@ -60,7 +60,8 @@ def main() -> None:
         model = SASRec(config, train.dataset).to(config["device"])
         trainer = Trainer(config, model)
         started = time.perf_counter()
-        trainer.fit(train, valid, saved=True, show_progress=False)
+        # argv[3] == "progress": tqdm on stderr, to time RecBole's steps when a run is too long
+        trainer.fit(train, valid, saved=True, show_progress=sys.argv[3:4] == ["progress"])
         result = trainer.evaluate(test, load_best_model=True, show_progress=False)
         print("RESULT " + json.dumps({
             "hr_at_10": float(result["hit@10"]), "ndcg_at_10": float(result["ndcg@10"]),
