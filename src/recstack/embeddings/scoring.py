@@ -25,6 +25,7 @@ import numpy as np
 
 from recstack.embeddings.evaluation import ItemToItemModel
 from recstack.errors import ConfigError
+from recstack.evaluation import hit_rate, ndcg, target_ranks
 
 if TYPE_CHECKING:
     from recstack.embeddings.meta_prod2vec import MetaProd2Vec
@@ -83,16 +84,11 @@ class _RowMetrics:
     def __call__(self, scores: np.ndarray) -> dict[str, float]:
         scores[:, 0] = -np.inf  # padding
         scores[self.rows, self.queries] = -np.inf  # the query item is never recommended
-        target = scores[self.rows, self.targets]
-        rank = (scores >= target[:, None]).sum(axis=1) - 1  # ties count against the model
-        hit = rank < 10
-        gain = np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0)
-        out = {"hr_at_10": float(hit.mean()), "ndcg_at_10": float(gain.mean())}
-        if self.cold.any():
-            out["cold_hr_at_10"] = float(hit[self.cold].mean())
-            out["cold_ndcg_at_10"] = float(gain[self.cold].mean())
-        else:
-            out["cold_hr_at_10"] = out["cold_ndcg_at_10"] = float("nan")
+        ranks = target_ranks(scores, self.targets)  # pessimistic, as evaluate_next_view
+        out = {"hr_at_10": hit_rate(ranks, 10), "ndcg_at_10": ndcg(ranks, 10)}
+        cold = ranks[self.cold]
+        out["cold_hr_at_10"] = hit_rate(cold, 10) if len(cold) else float("nan")
+        out["cold_ndcg_at_10"] = ndcg(cold, 10) if len(cold) else float("nan")
         return out
 
 
