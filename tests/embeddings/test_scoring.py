@@ -74,6 +74,22 @@ def test_balanced_rule_takes_the_widest_margin_over_the_references(fitted, trave
     assert fitted.config.score_shrink == 0.0  # apply=False leaves the model as it was
 
 
+def test_the_selection_names_the_metrics_where_it_is_behind(fitted, travel_split,
+                                                             references):
+    selection = select_scoring(fitted, travel_split, rule="overall", references=references,
+                               grid=SMALL_GRID, cold_max_count=5, apply=False)
+    best = {k: max(m[k] for m in selection.references.values()) for k in KEYS}
+    expected = [k for k in KEYS if best[k] > 0 and not selection.chosen_metrics[k] > best[k]]
+    assert selection.behind_references == expected
+    assert selection.to_dict()["behind_references"] == expected
+    # the overall rule maximises NDCG@10 alone: on this small fit it loses to item-kNN on cold
+    # targets, and the selection must say so rather than look like a win
+    assert "cold_hr_at_10" in expected, (selection.chosen_metrics, best)
+    without = select_scoring(fitted, travel_split, rule="overall", grid=SMALL_GRID,
+                             apply=False)
+    assert without.behind_references == []  # nothing to be behind
+
+
 def test_row_subset_is_fixed_and_smaller(fitted, travel_split, references):
     a = select_scoring(fitted, travel_split, rule="overall", grid=SMALL_GRID, max_rows=50,
                        apply=False)

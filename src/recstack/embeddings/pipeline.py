@@ -157,6 +157,12 @@ def _choose_scoring(model: MetaProd2Vec, split: CoViewSplit,
                         for k, v in metrics.items() if np.isfinite(v)})
     mlflow.log_dict(selection.to_dict(), "scoring_selection.json")
     log.info("scoring (%s rule): %s", selection.rule, selection.chosen.describe())
+    if selection.behind_references:
+        mlflow.set_tag("scoring_behind_references", ",".join(selection.behind_references))
+        log.warning("no scoring point beats item-kNN and Prod2Vec on %s on the validation "
+                    "views (%s rule chose %s); serve the better model for this catalogue, "
+                    "see docs/embeddings.md", ", ".join(selection.behind_references),
+                    selection.rule, selection.chosen.describe())
 
 
 class _BundleScorer:

@@ -67,11 +67,14 @@ class ScoringSelection:
     chosen_metrics: dict[str, float]
     references: dict[str, dict[str, float]]  # reference model -> validation metrics
     grid: list[dict[str, float]] = field(default_factory=list)  # every point with its metrics
+    # metrics on which the chosen point does not beat the best reference (empty: it beats
+    # them on all four; on dense data such as ML-1M-T2 no point does, and the user should know)
+    behind_references: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "chosen": asdict(self.chosen),
                 "chosen_metrics": self.chosen_metrics, "references": self.references,
-                "grid": self.grid}
+                "behind_references": self.behind_references, "grid": self.grid}
 
 
 class _RowMetrics:
@@ -149,8 +152,19 @@ def select_scoring(model: MetaProd2Vec, split: CoViewSplit, *, rule: str = "bala
     chosen, chosen_metrics = _pick(results, rule, reference_metrics)
     if apply:
         model.set_scoring(**asdict(chosen))
+    best = _best_reference(reference_metrics)
+    behind = [k for k in best if not chosen_metrics[k] > best[k]]
     return ScoringSelection(rule, chosen, chosen_metrics, reference_metrics,
-                            [{**asdict(p), **m} for p, m in results])
+                            [{**asdict(p), **m} for p, m in results], behind)
+
+
+def _best_reference(references: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The best reference value per metric, for the metrics that can rank points."""
+    if not references:
+        return {}
+    best = {k: max(m[k] for m in references.values()) for k in METRICS}
+    # metrics with no cold rows (NaN) or a zero reference cannot rank the points
+    return {k: v for k, v in best.items() if np.isfinite(v) and v > 0}
 
 
 def _pick(results: list[tuple[ScoringPoint, dict[str, float]]], rule: str,
@@ -159,11 +173,9 @@ def _pick(results: list[tuple[ScoringPoint, dict[str, float]]], rule: str,
     if rule == "overall":
         return max(results, key=lambda r: (r[1]["ndcg_at_10"],
                                            np.nan_to_num(r[1]["cold_ndcg_at_10"])))
-    best = {k: max(m[k] for m in references.values()) for k in METRICS}
-    # metrics with no cold rows (NaN) or a zero reference cannot rank the points
-    usable = [k for k in METRICS if np.isfinite(best[k]) and best[k] > 0]
+    best = _best_reference(references)
 
     def margin(metrics: dict[str, float]) -> tuple[float, float]:
-        ratios = [metrics[k] / best[k] for k in usable]
+        ratios = [metrics[k] / best[k] for k in best]
         return (min(ratios), metrics["ndcg_at_10"])
     return max(results, key=lambda r: margin(r[1]))
