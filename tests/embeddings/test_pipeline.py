@@ -53,6 +53,9 @@ def test_scoring_is_chosen_on_validation_and_recorded(home):
     assert "scoring_ref_prod2vec_hr_at_10" in run.data.metrics
     selection = mlflow.artifacts.load_dict(f"runs:/{result.run_id}/scoring_selection.json")
     assert selection["rule"] == "balanced" and len(selection["grid"]) > 100
+    # where the chosen point trails a baseline, the run says so (tag, and a logged warning)
+    tag = run.data.tags.get("scoring_behind_references")
+    assert (tag.split(",") if tag else []) == selection["behind_references"]
 
 
 def test_fixed_scoring_keeps_the_configured_values(home):
