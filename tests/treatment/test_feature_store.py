@@ -48,6 +48,24 @@ def test_training_frame_uses_the_measurements_taken_before_surgery(published):
     pd.testing.assert_frame_equal(joined.astype(float), expected.astype(float))
 
 
+def test_every_published_patient_has_current_values_for_days_after_publishing(published):
+    """The cohort's oldest follow-ups must sit inside the view's one-year TTL with room to
+    spare, whatever the hour the cohort is published at (at 365 days some expired the same day
+    and serving answered 404 for them)."""
+    _, cohort, store, _ = published
+    store.materialize(views=[ICL_VIEW])
+    refs = [f"{ICL_VIEW}:{c}" for c in FEATURE_COLUMNS]
+    later = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=3)
+    rows = store.get_online_features(
+        [{"patient_id": p} for p in cohort.factual["patient_id"]], refs, at=later).rows
+    expired = [r["patient_id"] for r in rows if any(r[c] is None for c in FEATURE_COLUMNS)]
+    assert expired == []
+    # ...and the TTL is enforced: a year and a half later every value has expired
+    stale = store.get_online_features([{"patient_id": cohort.factual["patient_id"].iloc[0]}],
+                                      refs, at=later + pd.Timedelta(days=548)).rows[0]
+    assert all(stale[c] is None for c in FEATURE_COLUMNS)
+
+
 def test_label_rows_without_an_earlier_measurement_are_an_error(published):
     from recstack.errors import DataError
 

@@ -28,14 +28,17 @@ FOLLOW_UP_DAYS = 90  # vault is measured about three months after surgery
 
 
 def publish_cohort(store: FeatureStore, factual: pd.DataFrame, *, start: str | None = None,
-                   days: int = 365, seed: int = 0) -> pd.DataFrame:
+                   days: int = 360, seed: int = 0) -> pd.DataFrame:
     """Write a simulated cohort's measurements to the store as a clinic would record them.
 
     Each patient is measured 1–30 days before surgery (the values the lens was sized from) and
     again at the follow-up, when the implanted lens makes the anterior chamber read shallower.
     Applies ``icl.yaml`` and returns the label rows: ``patient_id``, ``event_timestamp`` (the
     surgery), the size and the vault (known only at the follow-up). Surgeries spread over
-    ``days`` from ``start`` (default: so that the last follow-up is today).
+    ``days`` from ``start`` (default: so that the last follow-up is today). The default 360
+    days keeps every follow-up inside ``icl.yaml``'s one-year TTL with five days to spare: with
+    365 the oldest ones expired during the day they were published, and serving answered 404
+    for a few patients depending on the hour.
     """
     missing = [c for c in ["patient_id", *FEATURE_COLUMNS, "icl_size_mm", "vault_um"]
                if c not in factual.columns]
