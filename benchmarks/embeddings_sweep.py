@@ -145,7 +145,7 @@ def main() -> None:
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(report, indent=2))
     _print(report, console)
-    console.print(f"best item-kNN: {best}\n→ {RESULT}")
+    console.print(f"→ {RESULT}")
 
 
 def _print(report: dict[str, Any], console: Console) -> None:
