@@ -25,6 +25,7 @@ import json
 import platform
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +94,9 @@ def main() -> None:
     split = next_view_split(dataset)
     rows: list[dict[str, Any]] = []
 
-    def record(model_name: str, params: dict[str, Any], model: Any, seconds: float,
-               **extra: Any) -> None:
+    def record(model_name: str, params: dict[str, Any], model: Any, seconds: float) -> None:
         rows.append({"model": model_name, "params": params, "fit_seconds": round(seconds, 1),
-                     **_metrics(model, split), **extra})
+                     **_metrics(model, split)})
 
     reference = None
     for window in track(KNN_WINDOWS, description="item-kNN windows", console=console):
@@ -127,8 +127,8 @@ def main() -> None:
             for rule in ("overall", "balanced"):
                 chosen = select_scoring(model, split, rule=rule, references=references,
                                         cold_max_count=COLD)
-                record(f"Meta-Prod2Vec ({rule} rule)", {**params, **{
-                    k: v for k, v in chosen.to_dict()["chosen"].items()}}, model, seconds)
+                record(f"Meta-Prod2Vec ({rule} rule)", {**params, **asdict(chosen.chosen)},
+                       model, seconds)
     best = {k: max(r[k] for r in rows if r["model"] == "item-kNN") for k in METRICS}
     for row in rows:
         row["reaches_best_item_knn"] = {k: bool(row[k] >= best[k]) for k in METRICS}
