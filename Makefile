@@ -7,7 +7,8 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
 .PHONY: demo test lint typecheck unit install dev bench clean benchmark benchmark-sequential \
-	benchmark-serving benchmark-embeddings benchmark-treatment benchmark-features benchmark-monitoring
+	benchmark-serving benchmark-embeddings benchmark-embeddings-sweep benchmark-treatment \
+	benchmark-features benchmark-monitoring
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,9 @@ benchmark-serving: dev  ## p50/p99 latency in-process and over HTTP
 
 benchmark-embeddings: dev  ## Meta-Prod2Vec vs Prod2Vec vs item-kNN, overall and cold items
 	$(BIN)/python benchmarks/embeddings.py
+
+benchmark-embeddings-sweep: dev  ## ML-1M-T2 validation sweep: can any skip-gram setting reach item-kNN?
+	$(BIN)/python benchmarks/embeddings_sweep.py
 
 benchmark-treatment: bench  ## recstack vs EconML vs MAPIE on simulated lens-size data
 	$(BIN)/python benchmarks/treatment.py
