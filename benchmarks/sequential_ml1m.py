@@ -114,9 +114,9 @@ def probe_recbole(console: Console, seconds: int, threads: int) -> dict | None:
                                   str(threads), "progress"], capture_output=True, text=True,
                                  cwd=work, timeout=seconds)
             stderr = out.stderr
-        except subprocess.TimeoutExpired as stopped:
-            stderr = (stopped.stderr or b"").decode() if isinstance(
-                stopped.stderr, bytes) else (stopped.stderr or "")
+        except subprocess.TimeoutExpired as stopped:  # its output is bytes even with text=True
+            raw = stopped.stderr or b""
+            stderr = raw.decode() if isinstance(raw, bytes) else raw
     # tqdm lines look like "  2%|▉   | 160/7574 [03:36<2:48:25,  1.36s/it]"
     steps = re.findall(r"\|\s*(\d+)/(\d+) \[([\d:]+)<", stderr.replace("\r", "\n"))
     if not steps:

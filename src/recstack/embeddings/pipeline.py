@@ -159,10 +159,10 @@ def _choose_scoring(model: MetaProd2Vec, split: CoViewSplit,
     log.info("scoring (%s rule): %s", selection.rule, selection.chosen.describe())
     if selection.behind_references:
         mlflow.set_tag("scoring_behind_references", ",".join(selection.behind_references))
-        log.warning("no scoring point beats item-kNN and Prod2Vec on %s on the validation "
-                    "views (%s rule chose %s); serve the better model for this catalogue, "
-                    "see docs/embeddings.md", ", ".join(selection.behind_references),
-                    selection.rule, selection.chosen.describe())
+        log.warning("the chosen scoring (%s rule: %s) does not beat item-kNN and Prod2Vec on "
+                    "%s on the validation views; serve the better model for this catalogue, "
+                    "see docs/embeddings.md", selection.rule, selection.chosen.describe(),
+                    ", ".join(selection.behind_references))
 
 
 class _BundleScorer:
