@@ -38,6 +38,7 @@ test: dev lint typecheck unit  ## ruff, mypy, pytest
 
 lint: dev
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: dev
 	$(BIN)/mypy

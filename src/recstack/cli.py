@@ -1,7 +1,8 @@
 """The ``recstack`` command line: a thin layer over the library functions.
 
-Every command turns a ``RecstackError`` into a one-paragraph message and exit code 2; a
-traceback means a bug.
+Spine groups (data, models, features, monitor) are declared here; every installed system adds
+its own group from its spec (:mod:`recstack.systems`). Every command turns a ``RecstackError``
+into a one-paragraph message and exit code 2; a traceback means a bug.
 """
 
 from __future__ import annotations
@@ -15,30 +16,46 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from recstack.cli_options import parse_overrides
-from recstack.embeddings.cli import app as embeddings_app
-from recstack.errors import ConfigError, RecstackError
+from recstack.errors import RecstackError, missing_extra
 from recstack.features.cli import app as features_app
 from recstack.monitoring.cli import app as monitoring_app
 from recstack.settings import get_settings
-from recstack.treatment.cli import app as treatment_app
+from recstack.system import SystemSpec, resolve
+from recstack.systems import installed_systems
 
-app = typer.Typer(help="recstack: recommendations trained, served, monitored and trusted.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Datasets: generate, download, describe.", no_args_is_help=True)
 models_app = typer.Typer(help="The model registry: list versions, move aliases.",
                          no_args_is_help=True)
-app.add_typer(data_app, name="data")
-app.add_typer(models_app, name="models")
-# One command group per system; each module keeps its heavy imports inside the commands.
-app.add_typer(embeddings_app, name="embeddings")
-app.add_typer(treatment_app, name="treatment")
-app.add_typer(features_app, name="features")
-app.add_typer(monitoring_app, name="monitor")
 console = Console()
+# The first system had top-level verbs; they stay as aliases of `recstack sequential …`.
+TOP_LEVEL_ALIASES = {"sequential": ("train", "evaluate", "sweep")}
 
 
-@app.callback()
+def build_app(specs: list[SystemSpec] | None = None) -> typer.Typer:
+    """The ``recstack`` command: spine commands and groups, then one group per system."""
+    specs = installed_systems() if specs is None else specs
+    root = typer.Typer(help="recstack: recommendations trained, served, monitored and trusted.",
+                       no_args_is_help=True, pretty_exceptions_enable=False)
+    root.callback()(_setup)
+    for function in (demo, serve, show_settings):
+        root.command(function.__name__.removeprefix("show_"))(function)
+    root.add_typer(data_app, name="data")
+    root.add_typer(models_app, name="models")
+    root.add_typer(features_app, name="features")
+    root.add_typer(monitoring_app, name="monitor")
+    for spec in specs:
+        if spec.cli is None:
+            continue
+        group: typer.Typer = resolve(spec.cli, field=f"{spec.name}: cli")
+        root.add_typer(group, name=spec.command, help=spec.summary)
+        for command in group.registered_commands:
+            name = command.name or (command.callback.__name__ if command.callback else "")
+            if command.callback is not None and name in TOP_LEVEL_ALIASES.get(spec.name, ()):
+                root.command(name, help=f"Alias of `recstack {spec.command} {name}`.")(
+                    command.callback)
+    return root
+
+
 def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
                         handlers=[RichHandler(console=console, show_path=False)], force=True)
@@ -46,29 +63,26 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-@app.command()
 def demo(serve: Annotated[bool, typer.Option("--serve/--no-serve",
                                              help="start the service afterwards")] = True,
          quick: Annotated[bool, typer.Option(help="tiny training budgets (smoke test)")] = False,
+         plan: Annotated[bool, typer.Option("--plan", help="list the steps, run nothing")] = False,
          ) -> None:
-    """Generate travel data, train and register the baselines, then serve the champion."""
-    from recstack.demo import example_requests, run_demo
+    """Every system through the lifecycle on synthetic data, then serve the champions."""
+    from recstack.demo import demo_plan, example_requests, run_demo
 
     settings = get_settings()
-    result = run_demo(settings, console, quick=quick)
-    bundle_user = next(iter(_served_users(settings, result.champion.name)))
+    specs = installed_systems()
+    if plan:
+        for number, (name, step) in enumerate(demo_plan(specs), start=1):
+            console.print(f"{number}. {name}: {step.title}")
+        return
+    result = run_demo(settings, specs, console, quick=quick)
     console.print("\nTry:")
-    for line in example_requests(settings, bundle_user):
+    for line in example_requests(settings, result):
         console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     if serve:
         _serve(settings.serving.host, settings.serving.port)
-
-
-def _served_users(settings, name: str) -> list[str]:
-    from recstack.sequential.pipeline import load_bundle
-
-    bundle, _ = load_bundle(f"{name}@champion", settings)
-    return list(bundle.histories)[:1]
 
 
 @data_app.command("generate-travel")
@@ -121,77 +135,6 @@ def data_info(dataset: Annotated[str, typer.Argument(help="travel, ml-1m-t2, ml-
     console.print(table)
 
 
-@app.command()
-def train(model: Annotated[str, typer.Argument(help="popularity, itemknn, …")],
-          dataset: Annotated[str, typer.Option(help="catalogue name or file")] = "travel",
-          split: Annotated[str, typer.Option(help="leave-one-out or temporal")] = "leave-one-out",
-          set_: Annotated[list[str] | None, typer.Option("--set", help="key=value")] = None,
-          register_as: Annotated[str | None, typer.Option(help="registered model name")] = None,
-          promote: Annotated[str | None, typer.Option(help="alias to give the new version")] = None,
-          item_features: Annotated[str | None, typer.Option(
-              help="item metadata from the feature store, e.g. "
-                   "product_metadata:city,product_metadata:category")] = None,
-          ) -> None:
-    """Train a model, log it to MLflow with validation metrics, and register it."""
-    from recstack.registry.models import ModelRegistry
-    from recstack.sequential.pipeline import TrainConfig
-    from recstack.sequential.pipeline import train as train_model
-
-    settings = get_settings()
-    config = TrainConfig(model=model, dataset=dataset, split=split,
-                         params=parse_overrides(set_ or []), register_as=register_as,
-                         item_features=[f.strip() for f in item_features.split(",") if f.strip()]
-                         if item_features else None)
-    result = train_model(config, settings)
-    console.print(result.valid.table())
-    assert result.version is not None
-    console.print(f"registered {result.version.name} version {result.version.version} "
-                  f"(run {result.run_id})")
-    if promote:
-        ModelRegistry(settings).promote(result.version.name, result.version.version, promote)
-        console.print(f"{result.version.name}@{promote} → version {result.version.version}")
-
-
-@app.command()
-def sweep(model: Annotated[str, typer.Argument(help="sasrec, bert4rec, …")],
-          dataset: Annotated[str, typer.Option(help="catalogue name or file")] = "travel",
-          preset: Annotated[str | None, typer.Option(
-              help="length-batch or scheduler-lr (the travel team's two sweeps)")] = None,
-          grid: Annotated[list[str] | None, typer.Option(help="key=v1,v2 (repeatable)")] = None,
-          set_: Annotated[list[str] | None, typer.Option("--set", help="fixed key=value")] = None,
-          out: Annotated[Path | None, typer.Option(help="folder for table and plots")] = None,
-          ) -> None:
-    """Train every combination as an MLflow run; write a comparison table and plots."""
-    from recstack.sequential.sweep import SWEEP_PRESETS, parse_grid, run_sweep
-
-    if preset is not None and preset not in SWEEP_PRESETS:
-        raise ConfigError(f"unknown sweep preset {preset!r}", field="--preset",
-                          fix=f"use one of: {', '.join(SWEEP_PRESETS)}")
-    full_grid = {**(SWEEP_PRESETS[preset] if preset else {}), **parse_grid(grid or [])}
-    result = run_sweep(model, dataset, full_grid, get_settings(),
-                       base_params=parse_overrides(set_ or []), out_dir=out)
-    table = Table(title=f"sweep of {model} on {dataset} (validation, full ranking)")
-    for column in ("combination", "NDCG@10", "HR@10", "best epoch", "s/epoch", "fit s"):
-        table.add_column(column, justify="right")
-    for row in result.table.to_dict(orient="records"):
-        table.add_row(row["label"], f"{row['valid_ndcg_at_10']:.4f}",
-                      f"{row['valid_hr_at_10']:.4f}", str(row["best_epoch"]),
-                      f"{row['seconds_per_epoch']:.2f}", f"{row['fit_seconds']:.1f}")
-    console.print(table)
-    console.print(f"table and plots in {result.out_dir}")
-
-
-@app.command()
-def evaluate(model: Annotated[str, typer.Argument(help="NAME, NAME@ALIAS or NAME/VERSION")],
-             ) -> None:
-    """Score a registered model on its held-out test rows (full ranking)."""
-    from recstack.sequential.pipeline import evaluate as evaluate_model
-
-    result = evaluate_model(model, get_settings())
-    console.print(result.table())
-
-
-@app.command()
 def serve(host: Annotated[str | None, typer.Option()] = None,
           port: Annotated[int | None, typer.Option()] = None) -> None:
     """Start the HTTP service (OpenAPI docs at /docs)."""
@@ -210,17 +153,19 @@ def _serve(host: str, port: int) -> None:
 
 @models_app.command("list")
 def models_list(name: Annotated[str | None, typer.Option(help="only this model")] = None) -> None:
-    """Registered versions with their aliases and metrics."""
+    """Registered versions with their aliases, kind and the metrics their kind reports."""
     from recstack.registry.models import ModelRegistry
+    from recstack.systems import kind_of, model_kinds
 
+    kinds = model_kinds()
     table = Table(title="registered models")
-    for column in ("name", "version", "aliases", "type", "dataset", "valid NDCG@10",
-                   "test NDCG@10"):
+    for column in ("name", "version", "aliases", "kind", "type", "dataset", "metrics"):
         table.add_column(column)
     for v in ModelRegistry(get_settings()).list(name):
-        table.add_row(v.name, v.version, ", ".join(v.aliases), v.model_type,
-                      v.tags.get("dataset", ""), v.tags.get("valid_ndcg_at_10", ""),
-                      v.tags.get("test_ndcg_at_10", ""))
+        kind = kind_of(v, kinds)
+        metrics = [f"{m}={v.tags[m]}" for m in (kind.metrics if kind else ()) if m in v.tags]
+        table.add_row(v.name, v.version, ", ".join(v.aliases), kind.name if kind else "?",
+                      v.model_type, v.tags.get("dataset", ""), "\n".join(metrics))
     console.print(table)
 
 
@@ -235,10 +180,43 @@ def models_promote(name: str, version: str,
     console.print(f"{name}@{alias} → version {info.version} ({info.model_type})")
 
 
+def show_settings() -> None:
+    """Every settings section (spine and each system) with its current value; secrets hidden."""
+    settings = get_settings()
+    table = Table(title="settings (RECSTACK_<SECTION>__<FIELD>)")
+    for column in ("variable", "value", "description"):
+        table.add_column(column)
+    spine = {name: getattr(settings, name) for name in type(settings).model_fields
+             if name != "systems"}
+    sections = {**spine, **{spec.name: spec.settings_of(settings)
+                            for spec in installed_systems()}}
+    for section, value in sections.items():
+        if not hasattr(value, "model_fields"):
+            table.add_row(f"RECSTACK_{section.upper()}", str(value), "")
+            continue
+        for field_name, info in type(value).model_fields.items():
+            table.add_row(f"RECSTACK_{section.upper()}__{field_name.upper()}",
+                          str(getattr(value, field_name)), info.description or "")
+    console.print(table)
+
+
 def main() -> None:
     """Entry point: user errors are printed, not raised."""
     try:
-        app()
+        build_app()()
     except RecstackError as exc:
         console.print(f"[bold red]error[/bold red] {exc}", highlight=False)
         raise SystemExit(2) from None
+    except ModuleNotFoundError as exc:
+        error = missing_extra(exc)
+        if error is None:
+            raise
+        console.print(f"[bold red]error[/bold red] {error}", highlight=False)
+        raise SystemExit(2) from None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # ``from recstack.cli import app``: the command built from the installed systems.
+    if name == "app":
+        return build_app()
+    raise AttributeError(f"module 'recstack.cli' has no attribute {name!r}")

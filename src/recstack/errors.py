@@ -51,3 +51,19 @@ class ConfigError(RecstackError):
     """A setting or hyper-parameter is invalid or unknown."""
 
     status_code = 422
+
+
+# Optional dependencies → the pyproject extra that installs them.
+OPTIONAL_EXTRAS = {"torch": "torch", "gensim": "embeddings", "usearch": "embeddings",
+                   "faiss": "embeddings", "psycopg": "postgres"}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> RecstackError | None:
+    """A user error for a missing optional dependency, or None for any other missing module
+    (which is a bug, and should surface as one)."""
+    top = (exc.name or "").split(".")[0]
+    if top not in OPTIONAL_EXTRAS:
+        return None
+    extra = OPTIONAL_EXTRAS[top]
+    return ConfigError(f"this needs {top}, which is not installed", field=f"extra {extra!r}",
+                       fix=f"pip install -e '.[{extra}]' (or `make install`)")

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recstack.errors import ConfigError
 from recstack.features.config import FeatureStoreSettings
 from recstack.monitoring.config import MonitoringSettings
+
+SectionT = TypeVar("SectionT", bound=BaseSettings)
 
 
 class TrackingSettings(BaseModel):
@@ -29,8 +33,10 @@ class ServingSettings(BaseModel):
 
     host: str = Field("127.0.0.1", description="bind address; localhost only by default")
     port: int = Field(8000, ge=1, le=65535)
-    model: str = Field("travel-next-item", description="registered model served by default")
-    alias: str = Field("champion", description="alias of the version to serve")
+    alias: str = Field("champion", description="alias used when a model reference names neither "
+                                               "an alias nor a version")
+    api_key: SecretStr | None = Field(
+        None, description="when set, every route but /health needs the header X-API-Key")
     alias_refresh_seconds: float = Field(
         30.0, ge=0, description="how often the service re-reads which version an alias names")
 
@@ -54,6 +60,10 @@ class Settings(BaseSettings):
     data: DataSettings = DataSettings()
     features: FeatureStoreSettings = FeatureStoreSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    systems: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="overrides of systems' sections by system name; "
+        "each system also reads RECSTACK_<SYSTEM>__<FIELD> (see Settings.section)")
+    _sections: dict[str, BaseSettings] = PrivateAttr(default_factory=dict)
 
     @property
     def tracking_uri(self) -> str:
@@ -71,6 +81,22 @@ class Settings(BaseSettings):
     @property
     def shared_data_dir(self) -> Path:
         return (self.data.shared_dir or Path.cwd().parent / "shared" / "data").resolve()
+
+    def section(self, name: str, cls: type[SectionT]) -> SectionT:
+        """The settings section of system ``name``: ``RECSTACK_<NAME>__<FIELD>`` environment
+        variables, overridden by ``systems[name]``; built once per Settings object."""
+        cached = self._sections.get(name)
+        if not isinstance(cached, cls):
+            prefix = f"RECSTACK_{name.upper().replace('-', '_')}__"
+            try:
+                cached = cls(_env_prefix=prefix, **self.systems.get(name, {}))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ConfigError(first["msg"], field=f"{prefix}{where.upper()}",
+                                  fix=f"see `recstack settings` for the {name} section") from None
+            self._sections[name] = cached
+        return cached
 
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

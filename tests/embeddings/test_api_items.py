@@ -67,3 +67,18 @@ def test_bad_requests_get_json_errors_naming_the_field(served, path, params, sta
 def test_openapi_documents_the_route(served):
     client, _ = served
     assert "/v1/items/{item_id}/similar" in client.get("/openapi.json").json()["paths"]
+
+
+def test_every_similar_items_answer_is_logged_for_monitoring(served):
+    from recstack.monitoring.labels import prediction_frame
+
+    client, bundle = served
+    item = bundle.items["item_id"].iat[2]
+    response = client.get(f"/v1/items/{item}/similar", params={"k": 4})
+    body = response.json()
+    assert response.headers["X-Request-ID"] == body["request_id"]
+    log = client.app.state.service.prediction_log
+    log.flush()
+    logged = prediction_frame(log.store, "travel-similar-items")
+    row = logged.set_index("request_id").loc[body["request_id"]]
+    assert row["entity_id"] == item

@@ -1,14 +1,20 @@
-"""The service's bundle cache: the project's shared VersionCache, loading embedding bundles."""
+"""The service's bundle cache: the spine's VersionCache with the embeddings' model kind."""
 
 import pytest
 
 from recstack.data.synthetic import TravelConfig, generate_travel
 from recstack.embeddings import SimilarItemsBundle
 from recstack.embeddings.pipeline import EmbeddingTrainConfig, train
-from recstack.embeddings.serving import require_similar_items_model, similar_items_cache
+from recstack.embeddings.system import SIMILAR_ITEMS
 from recstack.errors import NotFoundError
 from recstack.registry.models import ModelRegistry, ModelVersionInfo
+from recstack.serving import VersionCache
 from recstack.settings import Settings
+
+
+def similar_items_cache(settings: Settings) -> VersionCache[SimilarItemsBundle]:
+    return VersionCache(settings, SIMILAR_ITEMS.load, kind=SIMILAR_ITEMS,
+                        default_ref="travel-similar-items@champion")
 
 
 def _register(settings: Settings) -> ModelVersionInfo:
@@ -41,12 +47,11 @@ def test_cache_loads_once_and_follows_a_promoted_champion(tmp_path):
     assert err.value.field == "model"
 
 
-@pytest.mark.parametrize(("model_type", "accepted"), [
-    ("meta-prod2vec", True), ("prod2vec", True), ("itemknn", False), ("sasrec", False)])
-def test_only_embedding_models_are_served(model_type, accepted):
-    info = ModelVersionInfo("m", "1", [], None, tags={"model_type": model_type})
-    if accepted:
-        require_similar_items_model(info, "m/1")
-    else:
-        with pytest.raises(NotFoundError, match="not a viewed-together model"):
-            require_similar_items_model(info, "m/1")
+@pytest.mark.parametrize(("tags", "accepted"), [
+    ({"model_type": "meta-prod2vec"}, True), ({"model_type": "prod2vec"}, True),
+    ({"model_type": "itemknn"}, False), ({"model_type": "sasrec"}, False),
+    ({"model_type": "sasrec", "kind": "embeddings"}, True),  # the kind tag decides
+    ({"model_type": "prod2vec", "kind": "sequential"}, False)])
+def test_only_embedding_models_are_served(tags, accepted):
+    info = ModelVersionInfo("m", "1", [], None, tags=tags)
+    assert SIMILAR_ITEMS.matches(info.tags) is accepted

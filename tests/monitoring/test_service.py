@@ -40,8 +40,8 @@ def test_every_recommendation_is_logged_with_its_request_id(home):
         batch = client.post("/v1/recommendations/batch", json={"requests": [
             {"user_id": user, "k": 2}, {"history": ["p00001"], "k": 2}]}).json()
         assert all(r["request_id"] for r in batch["results"])
-        client.app.state.prediction_log.flush()
-        frame = prediction_frame(client.app.state.prediction_log.store)
+        client.app.state.service.prediction_log.flush()
+        frame = prediction_frame(client.app.state.service.prediction_log.store)
         assert len(frame) == 3
         first = frame.set_index("request_id").loc[body["request_id"]]
         assert first["model_name"] == "travel-next-item" and first["user_id"] == user

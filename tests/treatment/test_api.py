@@ -40,8 +40,8 @@ def test_recommendation_is_logged_with_the_feature_vector_used(client):
     assert response.status_code == 200, response.text
     body = response.json()
     assert response.headers["X-Request-ID"] == body["request_id"]
-    client.app.state.prediction_log.flush()
-    logged = prediction_frame(client.app.state.prediction_log.store, "icl-size")
+    client.app.state.service.prediction_log.flush()
+    logged = prediction_frame(client.app.state.service.prediction_log.store, "icl-size")
     row = logged.set_index("request_id").loc[body["request_id"]]
     assert {name: row[name] for name in PATIENT} == PATIENT
     assert row["output_recommended"] == body["recommended"]

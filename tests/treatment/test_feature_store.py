@@ -99,8 +99,8 @@ def test_fit_from_store_then_serve_the_same_features_online(published):
         expected = result.model.predict(pd.DataFrame([{c: online[c] for c in FEATURE_COLUMNS}]))
         assert [o["prediction"] for o in body["options"]] == pytest.approx(
             expected["prediction"].tolist())
-        client.app.state.prediction_log.flush()
-        logged = prediction_frame(client.app.state.prediction_log.store, "icl-size")
+        client.app.state.service.prediction_log.flush()
+        logged = prediction_frame(client.app.state.service.prediction_log.store, "icl-size")
         row = logged.set_index("request_id").loc[body["request_id"]]
         assert {c: row[c] for c in FEATURE_COLUMNS} == {c: online[c] for c in FEATURE_COLUMNS}
         assert row["output_feature_refs"] == refs and row["entity_id"] == patient
@@ -129,7 +129,7 @@ def test_monitoring_compares_served_store_features_with_the_registered_training_
             response = client.post("/v1/treatment/recommend",
                                    json={"patient_id": patient, "model": "icl-monitored"})
             assert response.status_code == 200, response.text
-        client.app.state.prediction_log.flush()
+        client.app.state.service.prediction_log.flush()
     assert result.version is not None
     job = MonitorJob(model_name="icl-monitored", features=FEATURE_COLUMNS, window="365D",
                      rules=[], domain_classifier=False, estimate=False)

@@ -1,53 +1,101 @@
-"""Builds the FastAPI app: one router per system, errors as JSON that name the field."""
+"""Builds the FastAPI app: spine routes, then one router per installed system; errors as JSON
+that name the field."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
 
 from recstack import __version__
-from recstack.api.deps import ModelCache
-from recstack.api.routes import (
-    features,
-    health,
-    items,
-    models,
-    monitoring,
-    recommendations,
-    treatment,
-)
-from recstack.errors import RecstackError
-from recstack.monitoring.log import PredictionLog
+from recstack.api.routes import features, health, models, monitoring
+from recstack.errors import RecstackError, missing_extra
+from recstack.serving import ServiceState
 from recstack.settings import Settings, get_settings
+from recstack.system import SystemSpec, resolve
+from recstack.systems import installed_systems, validate_settings
+
+API_KEY_HEADER = "X-API-Key"
+_api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
+                               description="needed when RECSTACK_SERVING__API_KEY is set")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The recstack service; nothing is loaded until the first request needs it."""
+class Unauthorized(RecstackError):
+    """The service needs an API key and the request had none or a wrong one."""
+
+    status_code = 401
+
+
+def require_api_key(request: Request, key: str | None = Security(_api_key_header)) -> None:
+    """Constant-time check of ``X-API-Key`` against the configured key (off when unset)."""
+    expected = request.app.state.service.settings.serving.api_key
+    if expected is None:
+        return
+    if key is None or not hmac.compare_digest(key.encode(), expected.get_secret_value().encode()):
+        raise Unauthorized("missing or wrong API key", field=API_KEY_HEADER,
+                           fix=f"send the service's key in the {API_KEY_HEADER} header")
+
+
+def create_app(settings: Settings | None = None,
+               specs: list[SystemSpec] | None = None) -> FastAPI:
+    """The recstack service; models load on the first request that needs them.
+
+    Args:
+        settings: default: the process-wide settings.
+        specs: the systems to serve; default: every installed system.
+    """
     settings = settings or get_settings()
+    specs = installed_systems() if specs is None else specs
+    validate_settings(settings, specs)
+    state = ServiceState(
+        settings,
+        kinds=[(kind, spec.default_model(settings, kind))
+               for spec in specs for kind in spec.model_kinds],
+        resources=[(f"{spec.name}.{r.name}", r.factory) for spec in specs for r in spec.resources])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Every served prediction is logged; shutdown (SIGTERM included) drains the queue.
-        app.state.prediction_log.start()
+        # Every resource opens here and closes here; shutdown (SIGTERM included) drains the
+        # prediction log's queue.
+        state.open()
         try:
             yield
         finally:
-            app.state.prediction_log.close()
+            state.close()
 
     app = FastAPI(title="recstack", version=__version__, lifespan=lifespan,
-                  description="Recommendations that are trained, served, monitored and trusted.")
-    app.state.settings = settings
-    app.state.prediction_log = PredictionLog(settings)  # opens its store on first use
-    app.state.models = ModelCache(settings)
-    for module in (health, models, recommendations, items, treatment, features, monitoring):
-        app.include_router(module.router)
+                  description="Recommendations that are trained, served, monitored and trusted."
+                              "\n\n" + "\n".join(f"- **{s.name}**: {s.summary}" for s in specs))
+    app.state.service = state
+    app.include_router(health.router)  # liveness stays open without a key
+    protected = [Depends(require_api_key)]
+    unauthorized: dict[int | str, dict[str, Any]] = {
+        401: {"description": "missing or wrong X-API-Key (when a key is set)"}}
+    for router in (models.router, features.router, monitoring.router):
+        app.include_router(router, dependencies=protected, responses=unauthorized)
+    for spec in specs:
+        if spec.router is not None:
+            app.include_router(resolve(spec.router, field=f"{spec.name}: router"),
+                               dependencies=protected, responses=unauthorized)
     app.add_exception_handler(RecstackError, _recstack_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ModuleNotFoundError, _missing_module)
     return app
+
+
+async def _missing_module(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ModuleNotFoundError)
+    error = missing_extra(exc)
+    if error is None:
+        raise exc
+    # The route exists but this installation cannot serve it.
+    return JSONResponse(status_code=503, content=error.to_dict())
 
 
 async def _recstack_error(request: Request, exc: Exception) -> JSONResponse:

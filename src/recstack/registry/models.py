@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,14 @@ class ModelRegistry:
     def list(self, name: str | None = None) -> list[ModelVersionInfo]:
         query = f"name = '{name}'" if name else None
         versions = [_info(mv) for mv in self.client.search_model_versions(query)]
+        # search_model_versions leaves ``aliases`` empty: read them from each registered model.
+        aliases: dict[tuple[str, str], list[str]] = {}
+        for model_name in {v.name for v in versions}:
+            model = self.client.get_registered_model(model_name)
+            for alias, version in (model.aliases or {}).items():
+                aliases.setdefault((model_name, str(version)), []).append(alias)
+        for v in versions:
+            v.aliases = sorted(set(v.aliases) | set(aliases.get((v.name, v.version), [])))
         return sorted(versions, key=lambda v: (v.name, int(v.version)))
 
     def promote(self, name: str, version: str, alias: str = "champion") -> ModelVersionInfo:
@@ -115,6 +124,35 @@ class ModelRegistry:
         self.client.set_registered_model_alias(name, alias, str(version))
         log.info("%s@%s -> version %s", name, alias, version)
         return self.get(name, version=version)
+
+    def promote_best(self, name: str, metric: str, *, higher_is_better: bool = True,
+                     versions: Collection[str] | None = None
+                     ) -> tuple[ModelVersionInfo, ModelVersionInfo | None]:
+        """Make the best version by the ``metric`` tag ``champion`` and the runner-up
+        ``challenger`` (among ``versions`` if given); returns both.
+
+        Pass a validation metric (``valid_ndcg_at_10``): promoting on test numbers would let
+        the test split steer selection.
+        """
+        candidates = [v for v in self.list(name)
+                      if versions is None or v.version in versions]
+        scored = []
+        for v in candidates:
+            try:
+                scored.append((float(v.tags[metric]), v))
+            except (KeyError, ValueError):
+                continue
+        if not scored:
+            raise NotFoundError(f"no version of {name!r} has the metric {metric!r}",
+                                field="metric", fix="name a metric the versions were tagged "
+                                "with (see `recstack models list`)")
+        # Ties go to the newer version.
+        scored.sort(key=lambda s: (s[0] if higher_is_better else -s[0], int(s[1].version)),
+                    reverse=True)
+        champion = self.promote(name, scored[0][1].version, "champion")
+        challenger = (self.promote(name, scored[1][1].version, "challenger")
+                      if len(scored) > 1 else None)
+        return champion, challenger
 
     def download(self, info: ModelVersionInfo) -> Path:
         """Local copy of a version's ``bundle`` artifact, cached per version under home."""

@@ -168,7 +168,7 @@ def _register(bundle: RecommenderBundle, name: str, settings: Settings,
               tags: dict[str, str]) -> ModelVersionInfo:
     import tempfile
 
-    from recstack.registry.pyfunc import PYFUNC_MODEL_FILE, recommender_signature
+    from recstack.sequential.pyfunc import PYFUNC_MODEL_FILE, recommender_signature
 
     with tempfile.TemporaryDirectory() as tmp:
         directory = bundle.save(Path(tmp) / "bundle")

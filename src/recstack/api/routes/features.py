@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from recstack.api.deps import SettingsDep, feature_store
+from recstack.serving import FeatureStoreDep
 
 router = APIRouter(prefix="/v1/features", tags=["features"])
 
@@ -41,19 +41,18 @@ class FeatureViewInfo(BaseModel):
 
 
 @router.post("/online", response_model=OnlineFeaturesResponse)
-def online_features(body: OnlineFeaturesRequest, request: Request,
-                    settings: SettingsDep) -> OnlineFeaturesResponse:
+def online_features(body: OnlineFeaturesRequest, store: FeatureStoreDep
+                    ) -> OnlineFeaturesResponse:
     """The materialised feature values for each entity, in request order (null: none)."""
-    result = feature_store(request, settings).get_online_features(
+    result = store.get_online_features(
         body.entities, body.features, full_names=body.full_names, log_as=body.log_as)
     return OnlineFeaturesResponse(features=result.features, rows=result.rows)
 
 
 @router.get("/views", response_model=list[FeatureViewInfo])
-def views(request: Request, settings: SettingsDep, all_versions: bool = False
-          ) -> list[FeatureViewInfo]:
+def views(store: FeatureStoreDep, all_versions: bool = False) -> list[FeatureViewInfo]:
     """Registered feature views (active versions unless all_versions)."""
     return [FeatureViewInfo(name=r.name, version=r.version, active=r.active,
                             join_keys=r.join_keys, ttl_seconds=r.view.ttl_seconds,
                             features={f.name: f.dtype for f in r.view.features})
-            for r in feature_store(request, settings).list_views(all_versions=all_versions)]
+            for r in store.list_views(all_versions=all_versions)]

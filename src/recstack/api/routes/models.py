@@ -1,11 +1,11 @@
-"""Registered model versions, as the registry sees them."""
+"""Registered model versions, as the registry sees them, each with its kind's metrics."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from recstack.api.deps import ModelCacheDep
+from recstack.serving import StateDep
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -14,13 +14,25 @@ class ModelVersionResponse(BaseModel):
     name: str
     version: str
     aliases: list[str]
+    kind: str | None = Field(description="the model kind (the system that serves it)")
     model_type: str
+    metrics: dict[str, str] = Field(description="the metrics this kind reports, from its tags")
     tags: dict[str, str]
 
 
 @router.get("", response_model=list[ModelVersionResponse])
-def list_models(models: ModelCacheDep) -> list[ModelVersionResponse]:
-    """Every registered version with its aliases and metric tags."""
-    return [ModelVersionResponse(name=v.name, version=v.version, aliases=v.aliases,
-                                 model_type=v.model_type, tags=v.tags)
-            for v in models.registry.list()]
+def list_models(state: StateDep) -> list[ModelVersionResponse]:
+    """Every registered version with its aliases, kind, metrics and tags."""
+    from recstack.registry.models import ModelRegistry
+
+    kinds = {cache.kind.name: cache.kind for cache in state.caches.values()
+             if cache.kind is not None}
+    rows = []
+    for v in ModelRegistry(state.settings).list():
+        kind = next((k for k in kinds.values() if k.matches(v.tags)), None)
+        rows.append(ModelVersionResponse(
+            name=v.name, version=v.version, aliases=v.aliases,
+            kind=kind.name if kind else None, model_type=v.model_type,
+            metrics={m: v.tags[m] for m in (kind.metrics if kind else ()) if m in v.tags},
+            tags=v.tags))
+    return rows

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from recstack.api.deps import SettingsDep
+from recstack.serving import SettingsDep, StateDep
 
 router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"])
 
@@ -41,13 +41,13 @@ def summary(settings: SettingsDep, model: str | None = None) -> dict[str, Any]:
 
 
 @router.post("/labels", response_model=LabelsResponse)
-def labels(body: LabelsRequest, request: Request) -> LabelsResponse:
+def labels(body: LabelsRequest, state: StateDep) -> LabelsResponse:
     """Late labels for served predictions, joined by request id."""
     import pandas as pd
 
     from recstack.monitoring.labels import ingest_labels
 
-    log = request.app.state.prediction_log
+    log = state.prediction_log
     log.flush()  # a label may follow its prediction within milliseconds
     frame = pd.DataFrame([item.model_dump() for item in body.labels])
     if frame["label_time"].isna().all():

@@ -1,18 +1,18 @@
-"""Next-item recommendations for a user or an item history."""
+"""The sequential system's routes: next-item recommendations for a user or an item history."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from recstack.api.deps import ModelCacheDep
-from recstack.monitoring.log import PredictionRecord
-from recstack.sequential.bundle import Query, Recommendation
+from recstack.sequential.bundle import Query, Recommendation, RecommenderBundle
+from recstack.serving import PredictionLogger, PredictionLoggerDep, VersionCache, model_cache
 
-router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
+router = APIRouter(prefix="/v1/recommendations", tags=["sequential"])
+ModelsDep = Annotated[VersionCache[RecommenderBundle], Depends(model_cache("sequential"))]
 
 
 class RecommendationRequest(BaseModel):
@@ -82,43 +82,39 @@ def _response(served: ServedModel, user_id: str | None,
                for i, r in enumerate(recs)])
 
 
-def _log(http: Request, request: RecommendationRequest, response: RecommendationResponse
-         ) -> RecommendationResponse:
+def _log(logger: PredictionLogger, info: Any, request: RecommendationRequest,
+         response: RecommendationResponse, *, header: bool = True) -> RecommendationResponse:
     """Append the served prediction to the prediction log (durable before the reply leaves)."""
-    response.request_id = uuid.uuid4().hex
-    http.app.state.prediction_log.log(PredictionRecord(
-        model_name=response.model.name, model_version=response.model.version,
-        request_id=response.request_id, entity_id=request.user_id,
+    response.request_id = logger.log(
+        info, entity_id=request.user_id, header=header,
         features={"user_id": request.user_id, "history": request.history, "k": request.k,
                   "filters": request.filters},
         output={"items": [i.item_id for i in response.items],
-                "scores": [i.score for i in response.items]}))
+                "scores": [i.score for i in response.items]})
     return response
 
 
 @router.post("", response_model=RecommendationResponse)
-def recommend(request: RecommendationRequest, models: ModelCacheDep, http: Request,
-              reply: Response) -> RecommendationResponse:
+def recommend(request: RecommendationRequest, models: ModelsDep,
+              logger: PredictionLoggerDep) -> RecommendationResponse:
     """Top-k items from the requested (default: champion) model."""
     bundle, info, alias = models.get(request.model)
     served = ServedModel(name=info.name, version=info.version, alias=alias,
                          model_type=info.model_type)
-    response = _log(http, request,
-                    _response(served, request.user_id, bundle.recommend_many([_query(request)])[0]))
-    reply.headers["X-Request-ID"] = response.request_id or ""
-    return response
+    recs = bundle.recommend_many([_query(request)])[0]
+    return _log(logger, info, request, _response(served, request.user_id, recs))
 
 
 @router.post("/batch", response_model=BatchRecommendationResponse)
-def recommend_batch(batch: BatchRecommendationRequest, models: ModelCacheDep, http: Request,
-                    reply: Response) -> BatchRecommendationResponse:
+def recommend_batch(batch: BatchRecommendationRequest, models: ModelsDep,
+                    logger: PredictionLoggerDep) -> BatchRecommendationResponse:
     """Many users in one forward pass of the model (the batch's ``model``; per-item ignored)."""
     bundle, info, alias = models.get(batch.model)
     served = ServedModel(name=info.name, version=info.version, alias=alias,
                          model_type=info.model_type)
     results = bundle.recommend_many([_query(r) for r in batch.requests])
     response = BatchRecommendationResponse(model=served, request_id=uuid.uuid4().hex, results=[
-        _log(http, r, _response(served, r.user_id, recs))
+        _log(logger, info, r, _response(served, r.user_id, recs), header=False)
         for r, recs in zip(batch.requests, results, strict=True)])
-    reply.headers["X-Request-ID"] = response.request_id or ""
+    logger.set_request_id(response.request_id or "")
     return response

@@ -5,6 +5,6 @@ Logging a file path instead of a pickled object means nothing is unpickled at lo
 
 import mlflow
 
-from recstack.registry.pyfunc import RecommenderPyfunc
+from recstack.sequential.pyfunc import RecommenderPyfunc
 
 mlflow.models.set_model(RecommenderPyfunc())

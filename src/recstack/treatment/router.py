@@ -1,41 +1,29 @@
-"""Treatment recommendation for one patient."""
+"""The treatment system's routes: a recommendation for one patient."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import Annotated, Any, Self
 
 import pandas as pd
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from recstack.api.deps import SettingsDep, VersionCache, app_cache, feature_store
 from recstack.errors import ConfigError, DataError
-from recstack.monitoring.log import PredictionRecord
 from recstack.registry.models import parse_model_ref
-from recstack.settings import Settings
-
-if TYPE_CHECKING:
-    from recstack.treatment.estimator import TreatmentRecommender
+from recstack.serving import FeatureStoreDep, PredictionLoggerDep, VersionCache, model_cache
 
 router = APIRouter(prefix="/v1/treatment", tags=["treatment"])
-DEFAULT_MODEL = "icl-size@champion"
-
-
-def _cache(request: Request, settings: Settings
-           ) -> VersionCache[tuple[TreatmentRecommender, dict[str, Any]]]:
-    from recstack.treatment.pipeline import load_bundle_dir, require_treatment_model
-
-    return app_cache(request, "treatment_models", lambda: VersionCache(
-        settings, load_bundle_dir, check=require_treatment_model))
+ModelsDep = Annotated[VersionCache[Any], Depends(model_cache("treatment"))]
 
 
 class TreatmentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "model": DEFAULT_MODEL, "features": {
+        "model": "icl-size@champion", "features": {
             "age": 31, "sphere_d": -8.5, "ata_mm": 11.8, "wtw_mm": 11.6, "acd_mm": 3.2,
             "lens_thickness_mm": 3.7, "clr_um": 40}}]})
 
-    model: str = Field(DEFAULT_MODEL, description="NAME, NAME@ALIAS or NAME/VERSION")
+    model: str | None = Field(None, description="NAME, NAME@ALIAS or NAME/VERSION; default: "
+                                                "RECSTACK_TREATMENT__DEFAULT_MODEL")
     features: dict[str, float | int | str] | None = Field(
         None, description="the patient's measurements, one value per feature column")
     patient_id: str | None = Field(
@@ -72,12 +60,13 @@ class TreatmentResponse(BaseModel):
 
 
 @router.post("/recommend", response_model=TreatmentResponse)
-def recommend(request: TreatmentRequest, http: Request, reply: Response,
-              settings: SettingsDep) -> TreatmentResponse:
+def recommend(request: TreatmentRequest, models: ModelsDep, store: FeatureStoreDep,
+              logger: PredictionLoggerDep) -> TreatmentResponse:
     """Every option with its interval (supported) or bounds (unsupported), and the choice."""
-    parse_model_ref(request.model)  # a malformed reference is a 422 naming "model"
-    (model, bundle_info), info, _ = _cache(http, settings).get(request.model)
-    features, refs = _features(request, http, settings, bundle_info)
+    if request.model is not None:
+        parse_model_ref(request.model)  # a malformed reference is a 422 naming "model"
+    (model, bundle_info), info, _ = models.get(request.model)
+    features, refs = _features(request, store, bundle_info)
     try:
         preds = model.predict(pd.DataFrame([features]))
     except DataError as exc:  # name the request field: features.<column>
@@ -92,21 +81,18 @@ def recommend(request: TreatmentRequest, http: Request, reply: Response,
             f"options {', '.join(unsupported)} are not supported by the data: their ranges are "
             "partial-identification bounds, not predictions" if unsupported else
             "every option is supported by the data")
-    record = PredictionRecord(
-        model_name=info.name, model_version=info.version,
+    request_id = logger.log(  # journaled before the reply leaves
+        info, entity_id=request.patient_id,
         features={name: features.get(name) for name in model.feature_names_},
-        entity_id=request.patient_id,
         output={"recommended": chosen[0] if chosen else None,
                 "options": [o.model_dump() for o in options], "feature_refs": refs})
-    http.app.state.prediction_log.log(record)  # journaled before the reply leaves
-    reply.headers["X-Request-ID"] = record.request_id
     return TreatmentResponse(model=info.name, version=info.version,
                              target=(float(model.target[0]), float(model.target[1])),
                              recommended=chosen[0] if chosen else None, note=note,
-                             options=options, request_id=record.request_id)
+                             options=options, request_id=request_id)
 
 
-def _features(request: TreatmentRequest, http: Request, settings: Settings,
+def _features(request: TreatmentRequest, store: Any,
               bundle_info: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The feature vector to predict from, and the feature-store references it came from."""
     if request.features is not None:
@@ -121,7 +107,7 @@ def _features(request: TreatmentRequest, http: Request, settings: Settings,
                           "feature store", field="patient_id",
                           fix="send the measurements as 'features', or use a model fitted with "
                               "--store-features")
-    return online_features(feature_store(http, settings), request.patient_id, refs), refs
+    return online_features(store, request.patient_id, refs), refs
 
 
 def _plain(value: Any) -> Any:

@@ -21,7 +21,8 @@ def bundle(trained_home):
 
 def test_health(client):
     body = client.get("/health").json()
-    assert body["status"] == "ok" and body["default_model"] == "travel-next-item@champion"
+    assert body["status"] == "ok"
+    assert body["default_models"]["sequential"] == "travel-next-item@champion"
 
 
 def test_recommendations_for_a_known_user_exclude_seen(client, bundle):

@@ -20,7 +20,7 @@ from mlflow.types.schema import Array, ColSpec, Schema
 from recstack.sequential.bundle import RecommenderBundle
 
 # Logged by path (models-from-code), not imported: importing it registers the model with mlflow.
-PYFUNC_MODEL_FILE = Path(str(files("recstack.registry") / "pyfunc_model.py"))
+PYFUNC_MODEL_FILE = Path(str(files("recstack.sequential") / "pyfunc_model.py"))
 
 
 def recommender_signature() -> ModelSignature:

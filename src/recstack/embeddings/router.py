@@ -1,22 +1,17 @@
-"""Item-to-item "viewed together" from the embeddings system."""
+"""The embeddings system's routes: item-to-item "viewed together"."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
 
-from recstack.api.deps import SettingsDep, VersionCache, app_cache
 from recstack.embeddings.bundle import SimilarItemsBundle
-from recstack.embeddings.serving import DEFAULT_MODEL_REF, similar_items_cache
+from recstack.serving import PredictionLoggerDep, VersionCache, model_cache
 
-router = APIRouter(prefix="/v1/items", tags=["items"])
-
-
-def _cache(request: Request, settings: SettingsDep) -> VersionCache[SimilarItemsBundle]:
-    """One cache per app, created on first use (nothing is loaded at start-up)."""
-    return app_cache(request, "similar_items", lambda: similar_items_cache(settings))
+router = APIRouter(prefix="/v1/items", tags=["embeddings"])
+ModelsDep = Annotated[VersionCache[SimilarItemsBundle], Depends(model_cache("embeddings"))]
 
 
 class SimilarItemResponse(BaseModel):
@@ -38,26 +33,35 @@ class SimilarItemsResponse(BaseModel):
     model: SimilarModel
     item_id: str
     items: list[SimilarItemResponse]
+    request_id: str = Field(description="send late labels (the next view) with this id")
 
 
 @router.get("/{item_id}/similar", response_model=SimilarItemsResponse)
 def similar_items(
         item_id: Annotated[str, Path(description="the item being viewed")],
-        cache: Annotated[VersionCache[SimilarItemsBundle], Depends(_cache)],
+        cache: ModelsDep,
+        logger: PredictionLoggerDep,
         k: Annotated[int, Query(ge=1, le=500, description="number of items")] = 10,
         city: Annotated[str | None, Query(description="only items in this city")] = None,
         category: Annotated[str | None, Query(description="only this category")] = None,
         model: Annotated[str | None, Query(description="NAME, NAME@ALIAS or NAME/VERSION; "
-                                                       f"default {DEFAULT_MODEL_REF}")] = None,
+                                                       "default: the configured default "
+                                                       "(RECSTACK_EMBEDDINGS__DEFAULT_MODEL)")
+                               ] = None,
 ) -> SimilarItemsResponse:
     """Products often viewed together with ``item_id`` (never the item itself)."""
     bundle, info, alias = cache.get(model)
     filters = {name: value for name, value in (("city", city), ("category", category))
                if value is not None}
     found = bundle.similar(item_id, k, filters or None)
+    request_id = logger.log(info, entity_id=item_id,
+                            features={"item_id": item_id, "k": k, "filters": filters},
+                            output={"items": [s.item_id for s in found],
+                                    "scores": [s.score for s in found]})
     return SimilarItemsResponse(
         model=SimilarModel(name=info.name, version=info.version, alias=alias,
                            model_type=info.model_type, index=str(bundle.info.get("index", ""))),
         item_id=item_id,
         items=[SimilarItemResponse(rank=i + 1, item_id=s.item_id, score=s.score,
-                                   metadata=s.metadata) for i, s in enumerate(found)])
+                                   metadata=s.metadata) for i, s in enumerate(found)],
+        request_id=request_id)

@@ -1,0 +1,91 @@
+"""``recstack sequential …`` commands: train, evaluate and sweep next-item recommenders.
+
+``recstack train|evaluate|sweep`` are kept as aliases of these (the first system had
+top-level verbs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recstack.cli_options import parse_overrides
+from recstack.errors import ConfigError
+from recstack.settings import get_settings
+
+app = typer.Typer(help="Next-item recommenders: train, evaluate, sweep.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def train(model: Annotated[str, typer.Argument(help="popularity, itemknn, …")],
+          dataset: Annotated[str, typer.Option(help="catalogue name or file")] = "travel",
+          split: Annotated[str, typer.Option(help="leave-one-out or temporal")] = "leave-one-out",
+          set_: Annotated[list[str] | None, typer.Option("--set", help="key=value")] = None,
+          register_as: Annotated[str | None, typer.Option(help="registered model name")] = None,
+          promote: Annotated[str | None, typer.Option(help="alias to give the new version")] = None,
+          item_features: Annotated[str | None, typer.Option(
+              help="item metadata from the feature store, e.g. "
+                   "product_metadata:city,product_metadata:category")] = None,
+          ) -> None:
+    """Train a model, log it to MLflow with validation metrics, and register it."""
+    from recstack.registry.models import ModelRegistry
+    from recstack.sequential.pipeline import TrainConfig
+    from recstack.sequential.pipeline import train as train_model
+
+    settings = get_settings()
+    config = TrainConfig(model=model, dataset=dataset, split=split,
+                         params=parse_overrides(set_ or []), register_as=register_as,
+                         item_features=[f.strip() for f in item_features.split(",") if f.strip()]
+                         if item_features else None)
+    result = train_model(config, settings)
+    console.print(result.valid.table())
+    assert result.version is not None
+    console.print(f"registered {result.version.name} version {result.version.version} "
+                  f"(run {result.run_id})")
+    if promote:
+        ModelRegistry(settings).promote(result.version.name, result.version.version, promote)
+        console.print(f"{result.version.name}@{promote} → version {result.version.version}")
+
+
+@app.command()
+def sweep(model: Annotated[str, typer.Argument(help="sasrec, bert4rec, …")],
+          dataset: Annotated[str, typer.Option(help="catalogue name or file")] = "travel",
+          preset: Annotated[str | None, typer.Option(
+              help="length-batch or scheduler-lr (the travel team's two sweeps)")] = None,
+          grid: Annotated[list[str] | None, typer.Option(help="key=v1,v2 (repeatable)")] = None,
+          set_: Annotated[list[str] | None, typer.Option("--set", help="fixed key=value")] = None,
+          out: Annotated[Path | None, typer.Option(help="folder for table and plots")] = None,
+          ) -> None:
+    """Train every combination as an MLflow run; write a comparison table and plots."""
+    from recstack.sequential.sweep import SWEEP_PRESETS, parse_grid, run_sweep
+
+    if preset is not None and preset not in SWEEP_PRESETS:
+        raise ConfigError(f"unknown sweep preset {preset!r}", field="--preset",
+                          fix=f"use one of: {', '.join(SWEEP_PRESETS)}")
+    full_grid = {**(SWEEP_PRESETS[preset] if preset else {}), **parse_grid(grid or [])}
+    result = run_sweep(model, dataset, full_grid, get_settings(),
+                       base_params=parse_overrides(set_ or []), out_dir=out)
+    table = Table(title=f"sweep of {model} on {dataset} (validation, full ranking)")
+    for column in ("combination", "NDCG@10", "HR@10", "best epoch", "s/epoch", "fit s"):
+        table.add_column(column, justify="right")
+    for row in result.table.to_dict(orient="records"):
+        table.add_row(row["label"], f"{row['valid_ndcg_at_10']:.4f}",
+                      f"{row['valid_hr_at_10']:.4f}", str(row["best_epoch"]),
+                      f"{row['seconds_per_epoch']:.2f}", f"{row['fit_seconds']:.1f}")
+    console.print(table)
+    console.print(f"table and plots in {result.out_dir}")
+
+
+@app.command()
+def evaluate(model: Annotated[str, typer.Argument(help="NAME, NAME@ALIAS or NAME/VERSION")],
+             ) -> None:
+    """Score a registered model on its held-out test rows (full ranking)."""
+    from recstack.sequential.pipeline import evaluate as evaluate_model
+
+    result = evaluate_model(model, get_settings())
+    console.print(result.table())
