@@ -73,3 +73,30 @@ def test_pyfunc_flavour_loads_with_plain_mlflow(trained_home):
     out = model.predict(pd.DataFrame({"user_id": [user], "k": [4]}))
     expected = [r.item_id for r in bundle.recommend(user_id=user, k=4)]
     assert out["item_id"].tolist() == expected
+
+
+def test_promote_best_picks_champion_and_challenger_on_a_validation_tag(settings, tmp_path):
+    """Three versions tagged with a validation metric (one without it): the best is champion,
+    the runner-up challenger, the untagged one is ignored, and list() reports the aliases."""
+    from pathlib import Path
+
+    from recstack.registry.tracking import start_run
+
+    pyfunc = Path(__file__).parents[1] / "tiny_system" / "tinysys" / "pyfunc_model.py"
+    registry = ModelRegistry(settings)
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    (folder / "model.txt").write_text("a model")
+    for score in ("0.20", "0.35", None, "0.30"):
+        tags = {"model_type": "toy"} | ({"valid_ndcg_at_10": score} if score else {})
+        with start_run(settings, "toy", kind="train"):
+            registry.log_and_register("toy", folder, pyfunc, None, None, tags)
+    champion, challenger = registry.promote_best("toy", "valid_ndcg_at_10")
+    assert (champion.version, challenger and challenger.version) == ("2", "4")
+    aliases = {v.version: v.aliases for v in registry.list("toy")}
+    assert aliases == {"1": [], "2": ["champion"], "3": [], "4": ["challenger"]}
+    only_first_two, _ = registry.promote_best("toy", "valid_ndcg_at_10", versions=["1", "3"])
+    assert only_first_two.version == "1"  # the untagged version 3 never wins
+    with pytest.raises(NotFoundError) as err:
+        registry.promote_best("toy", "valid_hr_at_10")
+    assert err.value.field == "metric"
