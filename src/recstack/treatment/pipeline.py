@@ -22,6 +22,7 @@ from recstack.errors import ConfigError, DataError, NotFoundError
 from recstack.registry.models import REFERENCE_FILE, ModelRegistry, ModelVersionInfo
 from recstack.registry.tracking import log_params_flat, start_run
 from recstack.settings import Settings
+from recstack.tables import read_table
 from recstack.treatment.estimator import TreatmentRecommender
 
 log = logging.getLogger(__name__)
@@ -65,22 +66,6 @@ class FitResult:
     fit_seconds: float
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV or parquet file as a frame; reader failures become a DataError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"file {path} does not exist", field="data",
-                        fix="pass the path of a CSV or parquet file")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except Exception as exc:  # pandas raises many types; the user needs the file and reason
-        raise DataError(f"cannot read {path}: {exc}", field="data",
-                        fix="pass a readable CSV (comma-separated, header row) or parquet file"
-                        ) from None
-
-
 def parse_target(text: str) -> tuple[float, float]:
     """``"250:750"`` → (250.0, 750.0)."""
     low, sep, high = text.partition(":")
@@ -111,7 +96,7 @@ def build_estimator(config: FitConfig) -> TreatmentRecommender:
 
 def fit(config: FitConfig, settings: Settings, *, register: bool = True) -> FitResult:
     """Fit on a table, log diagnostics to MLflow and register a version."""
-    frame = read_table(config.data)
+    frame = read_table(config.data, field="data")
     tags = {"model_type": MODEL_TYPE, "treatment": config.treatment, "outcome": config.outcome,
             "dataset": config.data.name}
     if config.store_features:
@@ -204,7 +189,7 @@ def require_treatment_model(info: ModelVersionInfo, model_ref: str) -> None:
 def predict(model_ref: str, data: Path, out: Path, settings: Settings) -> pd.DataFrame:
     """Write one row per (input row, option) for every row of ``data`` to ``out`` (CSV)."""
     model, _ = load_model(model_ref, settings)
-    preds = model.predict(read_table(data))
+    preds = model.predict(read_table(data, field="data"))
     out.parent.mkdir(parents=True, exist_ok=True)
     preds.to_csv(out, index=False)
     return preds
