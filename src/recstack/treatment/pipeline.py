@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ import joblib
 import pandas as pd
 
 from recstack.errors import ConfigError, DataError, NotFoundError
+from recstack.registry.bundles import log_bundle
 from recstack.registry.models import REFERENCE_FILE, ModelRegistry, ModelVersionInfo
 from recstack.registry.tracking import log_params_flat, start_run
 from recstack.settings import Settings
@@ -201,17 +201,19 @@ def _register(model: TreatmentRecommender, config: FitConfig, settings: Settings
 
     name = config.registered_name
     registry = ModelRegistry(settings)
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = save_bundle(model, Path(tmp) / "bundle", {
+
+    def write(directory: Path) -> None:
+        save_bundle(model, directory, {
             **tags, "features": model.feature_names_, "options": model.options_,
             "target": list(model.target), "alpha": model.alpha})
         # The exact training frame (from the feature store where it came from there) is what
         # monitoring compares live features against.
         frame[[*model.feature_names_, model.treatment, model.outcome]].to_parquet(
             directory / REFERENCE_FILE, index=False)
-        example = frame[model.feature_names_].head(2)
-        version = registry.log_and_register(name, directory, PYFUNC_MODEL_FILE,
-                                            treatment_signature(model), example, tags)
+
+    version = log_bundle(registry, name, write, kind="treatment", python_model=PYFUNC_MODEL_FILE,
+                         signature=treatment_signature(model),
+                         input_example=frame[model.feature_names_].head(2), tags=tags)
     if not any("champion" in v.aliases for v in registry.list(name)):
         # The first version of a use case becomes its champion; later ones are promoted by hand.
         version = registry.promote(name, version.version, "champion")
