@@ -280,7 +280,7 @@ class FeatureStore:
         version) or ``name@version``; default: every active view. Returns records written
         per ``view@version``.
 
-        Each view is a chunk of a resumable job (``recstack.jobs``, under ``<home>/jobs``):
+        Each view is a chunk of a resumable job (``recstack.jobs``, in the feature home):
         when a materialisation is killed, running it again with the same arguments skips the
         views it finished and completes the others over the window it started with (its
         resolved "now" included), then returns the counts of all of them.
