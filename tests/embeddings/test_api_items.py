@@ -48,9 +48,16 @@ def test_city_and_category_filters(served):
                for i in body["items"])
 
 
+def test_a_city_no_item_is_in_gives_an_empty_list(served):
+    client, bundle = served
+    response = client.get(f"/v1/items/{bundle.items['item_id'].iat[0]}/similar",
+                          params={"city": "Atlantis"})
+    assert response.status_code == 200, response.text
+    assert response.json()["items"] == []
+
+
 @pytest.mark.parametrize(("path", "params", "status", "field"), [
     ("/v1/items/no-such-item/similar", {}, 404, "item_id"),
-    ("/v1/items/{item}/similar", {"city": "Atlantis"}, 404, "city"),
     ("/v1/items/{item}/similar", {"k": 0}, 422, "query.k"),
     ("/v1/items/{item}/similar", {"k": "ten"}, 422, "query.k"),
     ("/v1/items/{item}/similar", {"model": "nope@champion"}, 404, "model"),

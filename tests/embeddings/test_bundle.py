@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from recstack.embeddings import SimilarItemsBundle
-from recstack.errors import ConfigError, NotFoundError
+from recstack.errors import ConfigError, DataError, NotFoundError
 
 
 @pytest.fixture(scope="module", params=["exact", "usearch", "faiss-hnsw"])
@@ -44,16 +44,20 @@ def test_filters_keep_only_matching_items_exactly(bundle):
     assert [s.item_id for s in found] == _exact(bundle, "p000", 4, mask)
 
 
+def test_filters_ignore_case_and_spaces_and_no_match_is_empty(bundle):
+    # recstack.filters semantics, shared with the sequential bundle.
+    assert [s.item_id for s in bundle.similar("p000", 4, {"city": " tokyo "})] == [
+        s.item_id for s in bundle.similar("p000", 4, {"city": "Tokyo"})]
+    assert bundle.similar("p001", 3, {"city": "Atlantis"}) == []
+
+
 def test_bad_requests_name_the_field(bundle):
     with pytest.raises(NotFoundError) as err:
         bundle.similar("nope", 3)
     assert err.value.field == "item_id"
-    with pytest.raises(NotFoundError) as err:
-        bundle.similar("p001", 3, {"city": "Atlantis"})
-    assert err.value.field == "city" and "Osaka" in (err.value.fix or "")
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(DataError) as err:
         bundle.similar("p001", 3, {"planet": "Mars"})
-    assert err.value.field == "planet"
+    assert err.value.field == "filters.planet" and "city, category" in (err.value.fix or "")
     with pytest.raises(ConfigError):
         bundle.similar("p001", 0)
 

@@ -35,6 +35,7 @@ def test_training_registers_a_version_with_validation_metrics(home):
     assert result.version.name == "travel-similar-items"
     tags = result.version.tags
     assert tags["model_type"] == "meta-prod2vec" and tags["index"] == "usearch"
+    assert tags["kind"] == "embeddings"
     assert 0 <= float(tags["valid_hr_at_10"]) <= 1
     run = mlflow.get_run(result.run_id)
     assert "valid_cold_n_rows" in run.data.metrics and run.data.params["config.dim"] == "8"

@@ -24,6 +24,7 @@ def test_training_registers_versions_with_config_metrics_and_artifacts(trained_h
     listed = registry.list("travel-next-item")
     assert [v.model_type for v in listed] == ["popularity", "itemknn"]
     assert float(listed[1].tags["valid_ndcg_at_10"]) > 0
+    assert {v.tags["kind"] for v in listed} == {"sequential"}
     run = mlflow.MlflowClient(settings.tracking_uri).get_run(versions["itemknn"].run_id)
     assert run.data.params["config.window"] == "3"
     assert "valid_ndcg_at_10" in run.data.metrics and "fit_seconds" in run.data.metrics

@@ -48,6 +48,13 @@ def test_history_request_and_metadata_filter(client, bundle):
                        json={"history": history, "k": 4, "filters": {"city": city}}).json()
     assert body["items"] and all(i["metadata"]["city"] == city for i in body["items"])
     assert not set(history) & {i["item_id"] for i in body["items"]}
+    # recstack.filters semantics: case and spaces do not matter; no match is an empty list.
+    loose = client.post("/v1/recommendations", json={
+        "history": history, "k": 4, "filters": {"city": f" {city.upper()} "}}).json()
+    assert [i["item_id"] for i in loose["items"]] == [i["item_id"] for i in body["items"]]
+    nowhere = client.post("/v1/recommendations", json={
+        "history": history, "k": 4, "filters": {"city": "Atlantis"}})
+    assert nowhere.status_code == 200 and nowhere.json()["items"] == []
 
 
 def test_a_specific_version_can_be_asked_for(client, trained_home):

@@ -25,6 +25,7 @@ def test_fit_registers_a_champion_with_diagnostics(treatment_home):
     assert result.version is not None and result.version.name == "icl-size"
     assert "champion" in result.version.aliases
     assert result.version.model_type == MODEL_TYPE
+    assert result.version.tags["kind"] == "treatment"
     run = ModelRegistry(settings).client.get_run(result.run_id)
     assert any(k.startswith("share_supported_") for k in run.data.metrics)
     assert {o["option"] for o in result.diagnostics["options"]} == {12.1, 12.6, 13.2, 13.7}

@@ -13,15 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from recstack.data.dataset import Interactions
 from recstack.errors import DataError
+from recstack.tables import read_table
 
 logger = logging.getLogger(__name__)
 
-_CSV_SEPARATORS = {".csv": ",", ".tsv": "\t"}
-_PARQUET_SUFFIXES = (".parquet", ".pq")
 _MAX_ROWS_SHOWN = 5
 
 
@@ -58,7 +56,8 @@ def load_interactions_file(
             column is missing; ids are empty; or timestamps cannot be parsed.
     """
     path = Path(path)
-    frame = _read_table(path, id_columns=(user_col, item_col))
+    # Ids as text: numeric-looking ids keep leading zeros and never become floats.
+    frame = read_table(path, dtype=dict.fromkeys((user_col, item_col), str))
     _check_columns(frame, path, user_col, item_col, time_col)
     if item_columns is None:
         item_columns = [c for c in frame.columns if c not in (user_col, item_col, time_col)]
@@ -82,49 +81,6 @@ def load_interactions_file(
     logger.info("loaded %d events, %d users, %d items from %s", len(events),
                 events["user_id"].nunique(), events["item_id"].nunique(), path)
     return Interactions(name=name or path.stem, events=events, items=metadata)
-
-
-def _read_table(path: Path, id_columns: tuple[str, str]) -> pd.DataFrame:
-    """Read the file by suffix; turns every reader failure into a DataError."""
-    if not path.exists():
-        raise DataError(f"no file at {path.resolve()}", field="path",
-                        fix="check the path (relative paths start at the current directory)")
-    if path.is_dir():
-        raise DataError(f"{path} is a folder, not a file", field="path",
-                        fix="pass the CSV or Parquet file inside it")
-    suffix = path.suffix.lower()
-    if suffix not in _CSV_SEPARATORS and suffix not in _PARQUET_SUFFIXES:
-        raise DataError(f"unsupported file type {suffix or '(no suffix)'!r} for {path.name}",
-                        field="path",
-                        fix="save the data as .csv, .tsv, .parquet or .pq (the suffix decides "
-                            "the format)")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path} is empty", field="path",
-                        fix="write a header row and one row per event to the file")
-    try:
-        if suffix in _CSV_SEPARATORS:
-            # Ids as text: numeric-looking ids keep leading zeros and never become floats.
-            frame = pd.read_csv(path, sep=_CSV_SEPARATORS[suffix],
-                                dtype=dict.fromkeys(id_columns, str))
-        else:
-            frame = pd.read_parquet(path)
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"{path} has no header and no rows", field="path",
-                        fix="write a header row and one row per event to the file") from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                        field="path", fix="re-save the file with UTF-8 encoding") from exc
-    except (pd.errors.ParserError, pa.ArrowException, ValueError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        fix = ("make every line have as many fields as the header row (quote fields that "
-               "contain the separator)" if suffix in _CSV_SEPARATORS
-               else "re-write the file with pandas.DataFrame.to_parquet or pyarrow")
-        raise DataError(f"could not parse {path.name} as {suffix[1:]}: {reason}", field="path",
-                        fix=fix) from exc
-    if frame.empty:
-        raise DataError(f"{path} has a header but no rows", field="path",
-                        fix="add one row per event under the header")
-    return frame
 
 
 def _check_columns(frame: pd.DataFrame, path: Path, user_col: str, item_col: str,

@@ -18,6 +18,7 @@ import pandas as pd
 
 from recstack.embeddings.index import VectorIndex, index_class
 from recstack.errors import ConfigError, DataError, NotFoundError
+from recstack.filters import MetadataFilter
 
 BUNDLE_FILE = "bundle.json"
 # Unfiltered requests ask the index for this many extra neighbours: the query item itself
@@ -63,7 +64,7 @@ class SimilarItemsBundle:
         meta = self.items[self.metadata_fields]
         self._records = [{str(k): _plain(v) for k, v in record.items()}
                          for record in meta.to_dict(orient="records")]
-        self._masks: dict[tuple[str, str], np.ndarray] = {}
+        self._filter = MetadataFilter(self.items, self.metadata_fields)
 
     @classmethod
     def from_vectors(cls, item_ids: np.ndarray, item_metadata: pd.DataFrame | None,
@@ -89,13 +90,15 @@ class SimilarItemsBundle:
                 filters: dict[str, str] | None = None) -> list[SimilarItem]:
         """The ``k`` items most often viewed with ``item_id``, best first, never itself.
 
-        ``filters`` keep items whose metadata equals the value (``{"city": "Osaka"}``); a
-        filtered request scans the matching items exactly, which is cheaper than over-fetching
-        from the index when a city holds a few per cent of the catalogue.
+        ``filters`` keep items whose metadata matches (``{"city": "Osaka"}``, semantics in
+        ``recstack.filters``; no match gives an empty list); a filtered request scans the
+        matching items exactly, which is cheaper than over-fetching from the index when a
+        city holds a few per cent of the catalogue.
 
         Raises:
-            NotFoundError: for an unknown item id or a filter value no item has.
-            ConfigError: for a filter on a field the items do not have, or ``k < 1``.
+            NotFoundError: for an unknown item id.
+            DataError: for a filter on a field the items do not have (``filters.<field>``).
+            ConfigError: for ``k < 1``.
         """
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}", field="k", fix="e.g. k=10")
@@ -106,7 +109,7 @@ class SimilarItemsBundle:
                                     f"{self.items['item_id'].iloc[0]!r}")
         query = self.query_vectors[row]
         if filters:
-            allowed = self._allowed(filters)
+            allowed = self._filter.mask(filters)
             allowed[row] = False
             rows = np.flatnonzero(allowed)
             scores = self.candidate_vectors[rows] @ query  # (n_allowed,)
@@ -118,22 +121,6 @@ class SimilarItemsBundle:
             ids, best = found[0][keep][:k], found_scores[0][keep][:k]
         return [SimilarItem(str(self.items["item_id"].iat[r]), float(s), self._records[r])
                 for r, s in zip(ids.tolist(), best.tolist(), strict=True)]
-
-    def _allowed(self, filters: dict[str, str]) -> np.ndarray:
-        allowed = np.ones(len(self.items), dtype=bool)
-        for name, value in filters.items():
-            if name not in self.metadata_fields:
-                raise ConfigError(f"items have no field {name!r}", field=name,
-                                  fix=f"filter on one of: {', '.join(self.metadata_fields)}")
-            key = (name, str(value))
-            if key not in self._masks:
-                self._masks[key] = (self.items[name].astype(str) == str(value)).to_numpy()
-            if not self._masks[key].any():
-                examples = ", ".join(map(str, self.items[name].dropna().unique()[:5]))
-                raise NotFoundError(f"no item has {name}={value!r}", field=name,
-                                    fix=f"use a value such as {examples}")
-            allowed &= self._masks[key]
-        return allowed
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

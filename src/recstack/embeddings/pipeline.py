@@ -30,6 +30,7 @@ from recstack.embeddings.sessions import (
     next_view_split,
 )
 from recstack.errors import ConfigError
+from recstack.registry.bundles import log_bundle
 from recstack.registry.models import ModelRegistry, ModelVersionInfo
 from recstack.registry.tracking import log_params_flat, start_run
 from recstack.sequential.base import build_config
@@ -131,9 +132,8 @@ def train(config: EmbeddingTrainConfig, settings: Settings, *, register: bool = 
                     "cold_max_count": config.cold_max_count})
             _log_projection(model, split)
             if register:
-                version = _register(bundle, config.registered_name, settings, {
-                    **tags, "index": config.index,
-                    **{f"valid_{k}": f"{v:.5f}" for k, v in valid.items()}})
+                version = _register(bundle, config.registered_name, settings,
+                                    {**tags, "index": config.index}, valid)
     return EmbeddingTrainResult(run.info.run_id, version, valid, model, bundle, fit_seconds)
 
 
@@ -234,12 +234,11 @@ def _log_projection(model: Any, split: CoViewSplit) -> None:
         mlflow.log_artifact(str(path))
 
 
-def _register(bundle: SimilarItemsBundle, name: str, settings: Settings,
-              tags: dict[str, str]) -> ModelVersionInfo:
+def _register(bundle: SimilarItemsBundle, name: str, settings: Settings, tags: dict[str, str],
+              metrics: dict[str, float]) -> ModelVersionInfo:
     from recstack.embeddings.pyfunc import PYFUNC_MODEL_FILE, similar_items_signature
 
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = bundle.save(Path(tmp) / "bundle")
-        example = pd.DataFrame({"item_id": [bundle.items["item_id"].iat[0]], "k": [5]})
-        return ModelRegistry(settings).log_and_register(
-            name, directory, PYFUNC_MODEL_FILE, similar_items_signature(), example, tags)
+    example = pd.DataFrame({"item_id": [bundle.items["item_id"].iat[0]], "k": [5]})
+    return log_bundle(ModelRegistry(settings), name, bundle.save, kind="embeddings",
+                      python_model=PYFUNC_MODEL_FILE, signature=similar_items_signature(),
+                      input_example=example, metrics=metrics, tags=tags)

@@ -6,7 +6,9 @@ values a model trains on are the values it is served with.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 import sqlite3
 import time
@@ -39,12 +41,14 @@ from recstack.features.online import (
     online_store_class,
 )
 from recstack.features.registry import FeatureRegistry, RegisteredView, ViewChange
+from recstack.jobs import ResumableJob
 
 if TYPE_CHECKING:
     from recstack.settings import Settings
 
 _REF = re.compile(r"^(?P<view>[A-Za-z_]\w*)(?:@(?P<version>[0-9a-f]+))?:(?P<feature>[A-Za-z_]\w*)$")
 _MATERIALIZE_BATCH = 20_000
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -275,32 +279,48 @@ class FeatureStore:
         history the first time); without ``end``, up to now. ``views``: names (active
         version) or ``name@version``; default: every active view. Returns records written
         per ``view@version``.
+
+        Each view is a chunk of a resumable job (``recstack.jobs``, in the feature home):
+        when a materialisation is killed, running it again with the same arguments skips the
+        views it finished and completes the others over the window it started with (its
+        resolved "now" included), then returns the counts of all of them.
         """
         end_ts = _timestamp(end if end is not None else time.time(), "end")
         start_ts = None if start is None else _timestamp(start, "start")
         if start_ts is not None and start_ts >= end_ts:
             raise ConfigError("start must be before end", field="start",
                               fix="give start < end")
-        chosen = ([self.registry.get(*v.split("@", 1)) for v in views] if views
-                  else self.list_views())
-        written = {}
+        chosen = {r.table: r for r in ([self.registry.get(*v.split("@", 1)) for v in views]
+                                       if views else self.list_views())}
+        job = ResumableJob(self.home / "jobs", _materialize_job_id(
+            list(chosen), start_ts, None if end is None else end_ts))
+        # Pinned on the first attempt: a resumed job must not move its window.
+        pinned = job.parameters({"end_us": _us(end_ts), "since_us": {
+            table: self.registry.materialized_until(r) for table, r in chosen.items()}})
+        if pinned["end_us"] != _us(end_ts):
+            logger.warning("resuming a killed materialisation up to %s; run again to reach now",
+                           pd.Timestamp(pinned["end_us"], unit="us"))
+        end_ts = pd.Timestamp(pinned["end_us"], unit="us").as_unit("us")
         conn = connect()
         try:
             with Progress(disable=not progress, transient=True) as bar:
-                for registered in chosen:
-                    task = bar.add_task(f"materialise {registered.table}", total=None)
-                    since = start_ts
-                    if since is None:
-                        last = self.registry.materialized_until(registered)
-                        since = None if last is None else pd.Timestamp(last, unit="us")
+                def copy_view(table: str, _output: Path) -> int:
+                    registered = chosen[table]
+                    task = bar.add_task(f"materialise {table}", total=None)
+                    since, last = start_ts, pinned["since_us"].get(table)
+                    if since is None and last is not None:
+                        since = pd.Timestamp(last, unit="us")
                     relation = view_relation(conn, registered, self.sources_dir)
                     cursor = latest_rows(conn, relation, since, end_ts)
-                    written[registered.table] = self._copy(cursor, registered, bar, task)
-                    end_us = int(end_ts.value // 1000)
-                    self.registry.record_materialization(registered, end_us)
+                    written = self._copy(cursor, registered, bar, task)
+                    self.registry.record_materialization(registered, pinned["end_us"])
+                    return written
+
+                summary = job.run(list(chosen), copy_view, progress=bar, stop_on_error=True)
         finally:
             conn.close()
-        return written
+        job.clear()  # finished: the next materialisation is a new job
+        return {table: int(summary.results[table]) for table in chosen}
 
     def _copy(self, cursor: Any, registered: RegisteredView, bar: Progress, task: Any) -> int:
         n_keys = len(registered.join_keys)
@@ -404,6 +424,18 @@ def _key_values(row: Mapping[str, Any], registered: RegisteredView, index: int) 
                         f"{registered.name!r}", field=f"entity_rows.{index}.{missing[0]}",
                         fix=f"give {registered.join_keys} in every entity row")
     return [row[k] for k in registered.join_keys]
+
+
+def _us(stamp: pd.Timestamp) -> int:
+    return int(stamp.value // 1000)
+
+
+def _materialize_job_id(tables: list[str], start: pd.Timestamp | None,
+                        end: pd.Timestamp | None) -> str:
+    """Same views and window (an open end counts as "now") -> same job, so it can resume."""
+    window = [sorted(tables), None if start is None else _us(start),
+              None if end is None else _us(end)]
+    return "materialize-" + hashlib.sha256(json.dumps(window).encode()).hexdigest()[:16]
 
 
 def _timestamp(value: Any, field: str) -> pd.Timestamp:

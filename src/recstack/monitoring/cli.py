@@ -119,11 +119,11 @@ def labels(path: Annotated[Path, typer.Argument(help="CSV/Parquet: request_id, l
     """Store late labels (ground truth) for logged predictions."""
     from recstack.monitoring.labels import ingest_labels, join_by_entity, prediction_frame
     from recstack.monitoring.log import open_store
-    from recstack.monitoring.runner import read_frame
     from recstack.settings import get_settings
+    from recstack.tables import read_table
 
     store = open_store(get_settings())
-    frame = read_frame(path, "labels")
+    frame = read_table(path, field="labels")
     if by_entity:
         frame = join_by_entity(prediction_frame(store), frame, within_s=within_days * 86400)
     console.print(ingest_labels(store, frame, strict=strict).message())

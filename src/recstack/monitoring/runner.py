@@ -26,6 +26,7 @@ from recstack.monitoring.estimate import DirectLossEstimator
 from recstack.monitoring.labels import prediction_frame
 from recstack.monitoring.log import open_store
 from recstack.monitoring.performance import performance_by_window, task_frame
+from recstack.tables import read_table
 
 if TYPE_CHECKING:
     from recstack.settings import Settings
@@ -101,19 +102,6 @@ class MonitoringResult:
         }
 
 
-def read_frame(path: Path, what: str = "reference") -> pd.DataFrame:
-    """A CSV or Parquet file as a frame, with a clear error when it cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} does not exist", field=what,
-                        fix="give the path of a CSV or Parquet file")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if path.suffix.lower() in (".csv", ".tsv"):
-        return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
-    raise DataError(f"cannot read {path.name}", field=what, fix="use a .csv or .parquet file")
-
-
 def model_reference(model_ref: str, settings: Settings) -> pd.DataFrame:
     """The training frame a registered version carries (``reference.parquet`` in its bundle)."""
     from recstack.registry.models import REFERENCE_FILE, ModelRegistry
@@ -136,7 +124,7 @@ def run_monitoring(job: MonitorJob, settings: Settings, *,
         if job.reference_path is None:
             raise DataError("no reference data", field="reference_path",
                             fix="pass --reference with the training frame (CSV or Parquet)")
-        reference = read_frame(job.reference_path)
+        reference = read_table(job.reference_path, field="reference")
     log = prediction_frame(open_store(settings), job.model_name, start=job.since, end=now,
                            with_labels=True)
     if log.empty:

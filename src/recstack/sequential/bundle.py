@@ -18,6 +18,7 @@ import pandas as pd
 from recstack.data.dataset import SequenceDataset
 from recstack.errors import DataError, NotFoundError
 from recstack.evaluation.ranking import mask_items, top_k
+from recstack.filters import MetadataFilter
 from recstack.sequential.base import Recommender
 
 BUNDLE_FILE = "bundle.json"
@@ -51,7 +52,7 @@ class RecommenderBundle:
     info: dict[str, Any] = field(default_factory=dict)  # dataset, protocol, run id, …
 
     def __post_init__(self) -> None:
-        self._masks: dict[tuple[str, str], np.ndarray] = {}
+        self._filter = MetadataFilter(self.items, self.metadata_fields)
         # Plain Python lists indexed by internal id: building responses must not touch pandas.
         meta = self.items[self.metadata_fields].to_dict(orient="records")
         empty: dict[str, Any] = {}
@@ -89,24 +90,12 @@ class RecommenderBundle:
         return self.histories[user_id]
 
     def _filter_mask(self, filters: dict[str, str] | None) -> np.ndarray | None:
-        """Items (n_items + 1,) allowed by every filter; multi-valued fields match any value."""
+        """Items (n_items + 1,) allowed by every filter (``recstack.filters`` semantics)."""
         if not filters:
             return None
-        allowed = np.ones(len(self.items) + 1, dtype=bool)
-        allowed[0] = False
-        for name, value in filters.items():
-            if name not in self.metadata_fields:
-                raise DataError(f"cannot filter on {name!r}", field=f"filters.{name}",
-                                fix=f"filter on one of: {', '.join(self.metadata_fields) or '-'}")
-            allowed[1:] &= self._value_mask(name, str(value))
+        allowed = np.zeros(len(self.items) + 1, dtype=bool)  # 0 is padding, never allowed
+        allowed[1:] = self._filter.mask(filters)
         return allowed
-
-    def _value_mask(self, name: str, value: str) -> np.ndarray:
-        key = (name, value)
-        if key not in self._masks:  # computed once per value: filters sit on the request path
-            column = self.items[name].astype(str)
-            self._masks[key] = column.str.split("|").apply(lambda vs: value in vs).to_numpy()
-        return self._masks[key]
 
     def _sequence(self, query: Query) -> np.ndarray:
         if query.k <= 0:

@@ -23,6 +23,7 @@ from recstack.data.dataset import SequenceDataset
 from recstack.data.splits import Split, global_temporal_split, leave_one_out
 from recstack.errors import ConfigError
 from recstack.evaluation import EvaluationResult, count_items, evaluate_scores
+from recstack.registry.bundles import log_bundle
 from recstack.registry.models import ModelRegistry, ModelVersionInfo
 from recstack.registry.tracking import log_params_flat, start_run
 from recstack.sequential.base import FitContext, Recommender, model_class
@@ -96,8 +97,7 @@ def train(config: TrainConfig, settings: Settings, *, register: bool = True,
             "dataset_source": config.dataset, "split_name": config.split})
         version = None
         if register:
-            version = _register(bundle, config.registered_name, settings, {
-                **tags, **{f"valid_{k}": f"{v:.5f}" for k, v in valid.metrics.items()}})
+            version = _register(bundle, config.registered_name, settings, tags, valid.metrics)
     return TrainResult(run.info.run_id, version, valid, bundle, fit_seconds)
 
 
@@ -164,14 +164,11 @@ def _log_metrics(result: EvaluationResult, prefix: str, fit_seconds: float | Non
     mlflow.log_metrics(metrics)
 
 
-def _register(bundle: RecommenderBundle, name: str, settings: Settings,
-              tags: dict[str, str]) -> ModelVersionInfo:
-    import tempfile
-
+def _register(bundle: RecommenderBundle, name: str, settings: Settings, tags: dict[str, str],
+              metrics: dict[str, float]) -> ModelVersionInfo:
     from recstack.sequential.pyfunc import PYFUNC_MODEL_FILE, recommender_signature
 
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = bundle.save(Path(tmp) / "bundle")
-        return ModelRegistry(settings).log_and_register(
-            name, directory, PYFUNC_MODEL_FILE, recommender_signature(),
-            pd.DataFrame({"user_id": [next(iter(bundle.histories))], "k": [5]}), tags)
+    example = pd.DataFrame({"user_id": [next(iter(bundle.histories))], "k": [5]})
+    return log_bundle(ModelRegistry(settings), name, bundle.save, kind="sequential",
+                      python_model=PYFUNC_MODEL_FILE, signature=recommender_signature(),
+                      input_example=example, metrics=metrics, tags=tags)

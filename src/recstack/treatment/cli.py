@@ -127,11 +127,13 @@ def report(model: ModelRef,
            patients: Annotated[int, typer.Option(help="per-patient figures")] = 3) -> None:
     """HTML report: overlap diagnostics, propensity calibration, coverage, per-patient plots."""
     from recstack.settings import get_settings
-    from recstack.treatment.pipeline import load_model, read_table
+    from recstack.tables import read_table
+    from recstack.treatment.pipeline import load_model
     from recstack.treatment.report import write_report
 
     fitted, info = load_model(model, get_settings())
-    path = write_report(fitted, read_table(data), out, title=f"{info.name} v{info.version}",
-                        potential=read_table(potential) if potential else None,
+    frame = read_table(data, field="--data")
+    truth = read_table(potential, field="--potential") if potential else None
+    path = write_report(fitted, frame, out, title=f"{info.name} v{info.version}", potential=truth,
                         n_patients=patients)
     console.print(f"report → {path}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -19,9 +18,11 @@ import joblib
 import pandas as pd
 
 from recstack.errors import ConfigError, DataError, NotFoundError
+from recstack.registry.bundles import log_bundle
 from recstack.registry.models import REFERENCE_FILE, ModelRegistry, ModelVersionInfo
 from recstack.registry.tracking import log_params_flat, start_run
 from recstack.settings import Settings
+from recstack.tables import read_table
 from recstack.treatment.estimator import TreatmentRecommender
 
 log = logging.getLogger(__name__)
@@ -65,22 +66,6 @@ class FitResult:
     fit_seconds: float
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV or parquet file as a frame; reader failures become a DataError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"file {path} does not exist", field="data",
-                        fix="pass the path of a CSV or parquet file")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except Exception as exc:  # pandas raises many types; the user needs the file and reason
-        raise DataError(f"cannot read {path}: {exc}", field="data",
-                        fix="pass a readable CSV (comma-separated, header row) or parquet file"
-                        ) from None
-
-
 def parse_target(text: str) -> tuple[float, float]:
     """``"250:750"`` → (250.0, 750.0)."""
     low, sep, high = text.partition(":")
@@ -111,7 +96,7 @@ def build_estimator(config: FitConfig) -> TreatmentRecommender:
 
 def fit(config: FitConfig, settings: Settings, *, register: bool = True) -> FitResult:
     """Fit on a table, log diagnostics to MLflow and register a version."""
-    frame = read_table(config.data)
+    frame = read_table(config.data, field="data")
     tags = {"model_type": MODEL_TYPE, "treatment": config.treatment, "outcome": config.outcome,
             "dataset": config.data.name}
     if config.store_features:
@@ -204,7 +189,7 @@ def require_treatment_model(info: ModelVersionInfo, model_ref: str) -> None:
 def predict(model_ref: str, data: Path, out: Path, settings: Settings) -> pd.DataFrame:
     """Write one row per (input row, option) for every row of ``data`` to ``out`` (CSV)."""
     model, _ = load_model(model_ref, settings)
-    preds = model.predict(read_table(data))
+    preds = model.predict(read_table(data, field="data"))
     out.parent.mkdir(parents=True, exist_ok=True)
     preds.to_csv(out, index=False)
     return preds
@@ -216,17 +201,19 @@ def _register(model: TreatmentRecommender, config: FitConfig, settings: Settings
 
     name = config.registered_name
     registry = ModelRegistry(settings)
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = save_bundle(model, Path(tmp) / "bundle", {
+
+    def write(directory: Path) -> None:
+        save_bundle(model, directory, {
             **tags, "features": model.feature_names_, "options": model.options_,
             "target": list(model.target), "alpha": model.alpha})
         # The exact training frame (from the feature store where it came from there) is what
         # monitoring compares live features against.
         frame[[*model.feature_names_, model.treatment, model.outcome]].to_parquet(
             directory / REFERENCE_FILE, index=False)
-        example = frame[model.feature_names_].head(2)
-        version = registry.log_and_register(name, directory, PYFUNC_MODEL_FILE,
-                                            treatment_signature(model), example, tags)
+
+    version = log_bundle(registry, name, write, kind="treatment", python_model=PYFUNC_MODEL_FILE,
+                         signature=treatment_signature(model),
+                         input_example=frame[model.feature_names_].head(2), tags=tags)
     if not any("champion" in v.aliases for v in registry.list(name)):
         # The first version of a use case becomes its champion; later ones are promoted by hand.
         version = registry.promote(name, version.version, "champion")
