@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from recstack.api.deps import VersionCache
 from recstack.embeddings.bundle import SimilarItemsBundle
+from recstack.embeddings.models import embedding_models
 from recstack.errors import NotFoundError
 from recstack.registry.models import ModelVersionInfo
 from recstack.settings import Settings
 
 DEFAULT_MODEL_REF = "travel-similar-items@champion"
-# Registered by `recstack embeddings train`; item-kNN is never registered (no vectors).
-BUNDLE_MODEL_TYPES = ("meta-prod2vec", "prod2vec", "prod2vec-torch")
 
 
 def require_similar_items_model(info: ModelVersionInfo, model_ref: str) -> None:
     """Reject a registered model of another kind before it is downloaded."""
-    if info.model_type not in BUNDLE_MODEL_TYPES:
+    # Registered by `recstack embeddings train`: the embedding models that have item vectors
+    # (item-kNN has none and is never registered). The first check imports the model files.
+    if info.model_type not in embedding_models(vectors=True):
         raise NotFoundError(f"{model_ref!r} is a {info.model_type} model, not a "
                             "viewed-together model", field="model",
                             fix="name a model registered by `recstack embeddings train` "
