@@ -38,7 +38,7 @@ def test_a_name_resolves_to_the_object_of_its_submodule(fake_package):
 
 
 def test_an_unknown_name_is_an_attribute_error(fake_package):
-    with pytest.raises(AttributeError, match="recstack_lazy_probe.*'dump'"):
+    with pytest.raises(AttributeError, match=r"recstack_lazy_probe.*'dump'"):
         _ = fake_package.dump
     assert not hasattr(fake_package, "Fraction")
 
