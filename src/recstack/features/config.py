@@ -50,7 +50,8 @@ _RENAMED = {"online_backend": "RECSTACK_FEATURES__ONLINE__TYPE",
 class FeatureStoreSettings(BaseModel):
     """Where feature definitions and values live."""
 
-    # A validation error must not echo its input: it may hold the Redis password.
+    # A validation error must not echo its input: it may hold the Redis password. (Loaded through
+    # recstack.settings.Settings, the root model's config decides: it needs the same.)
     model_config = ConfigDict(hide_input_in_errors=True)
 
     online: OnlineStoreConfig = Field(

@@ -50,6 +50,8 @@ class MonitoringSettings(BaseModel):
     """Prediction log, drift thresholds and alert channels."""
 
     # A validation error must not echo its input: it may hold the DSN or the webhook.
+    # (Loaded through recstack.settings.Settings, the root model's config decides: it needs
+    # the same.)
     model_config = ConfigDict(hide_input_in_errors=True)
 
     slack_webhook_url: SecretStr | None = Field(
