@@ -1,16 +1,23 @@
-"""Named plugins: recommenders, vector indexes, online stores and drift methods are each
-registered under a short name by a decorator and looked up by that name from configuration."""
+"""Plugin tables: recommenders, vector indexes, online stores, log stores, embedding models and
+drift methods are each registered under a short name and looked up by that name from
+configuration.
+
+"Registry" in recstack means the MLflow model registry (``recstack.registry``); a
+:class:`PluginTable` is only the name → plugin map of one extension point.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from recstack.errors import ConfigError, RecstackError
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
-class Registry(Generic[T]):
+class PluginTable(Generic[T]):
     """Name → plugin, filled at import; an unknown name is a user error listing the known ones.
 
     Args:
@@ -26,12 +33,22 @@ class Registry(Generic[T]):
         self._plugins: dict[str, T] = {}
 
     def add(self, name: str, plugin: T) -> T:
+        """Register ``plugin`` as ``name``; a name taken twice is a programming error."""
         if name in self._plugins:
             raise ValueError(f"{self.kind} {name!r} registered twice")
         self._plugins[name] = plugin
         return plugin
 
+    def register(self, name: str) -> Callable[[P], P]:
+        """Decorator form of :meth:`add`: ``@table.register("sqlite")`` above a class or
+        function registers it and returns it unchanged."""
+        def decorate(plugin: P) -> P:
+            self.add(name, plugin)  # type: ignore[arg-type]
+            return plugin
+        return decorate
+
     def get(self, name: str) -> T:
+        """The plugin registered as ``name``; raises ``error`` listing the known names."""
         if name not in self._plugins:
             raise self.error(f"unknown {self.kind} {name!r}", field=self.field,
                              fix=f"use one of: {', '.join(self.names())}")
@@ -45,3 +62,6 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._plugins
+
+    def __repr__(self) -> str:
+        return f"PluginTable({self.kind!r}: {', '.join(self.names())})"

@@ -51,8 +51,10 @@ class DataSettings(BaseModel):
 class Settings(BaseSettings):
     """Root of the settings tree."""
 
+    # hide_input_in_errors: a bad value may be a DSN or URL with a password in it; only the root
+    # model's setting decides what pydantic echoes.
     model_config = SettingsConfigDict(env_prefix="RECSTACK_", env_nested_delimiter="__",
-                                      extra="ignore")
+                                      extra="ignore", hide_input_in_errors=True)
 
     home: Path = Field(Path(".recstack"), description="embedded state: databases, artifacts, data")
     tracking: TrackingSettings = TrackingSettings()
@@ -105,5 +107,13 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, built on first use."""
-    return Settings()
+    """The process-wide settings, built on first use; a bad variable is a ConfigError naming it
+    (the CLI and the service print it without a traceback, and without the value)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "__".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
+        raise ConfigError(first["msg"], field=f"RECSTACK_{where.upper()}",
+                          fix="correct or unset that environment variable "
+                              "(see `recstack settings`)") from None

@@ -32,7 +32,8 @@ class SystemSettings(BaseSettings):
     repeats it.
     """
 
-    model_config = SettingsConfigDict(extra="forbid", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(extra="forbid", env_nested_delimiter="__",
+                                      hide_input_in_errors=True)
 
     default_model: str | None = Field(
         None, description="model reference served when a request names none (NAME@ALIAS)")

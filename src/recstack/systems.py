@@ -8,7 +8,7 @@ imports only their light ``system`` modules.
 from __future__ import annotations
 
 from recstack.errors import ConfigError
-from recstack.plugins import Registry as PluginTable
+from recstack.plugins import PluginTable
 from recstack.registry.models import ModelVersionInfo
 from recstack.settings import Settings
 from recstack.system import ModelKind, SystemSpec, resolve

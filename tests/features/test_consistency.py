@@ -11,9 +11,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from recstack.features import FeatureStore
+from recstack.features import FeatureStore, SQLiteOnlineStore, SQLiteOnlineStoreConfig
 from recstack.features.examples import CLINIC_DEFINITIONS, clinic_frames
-from recstack.features.online import SQLiteOnlineStore, SQLiteOnlineStoreConfig
 from recstack.settings import Settings
 
 EYE_FEATURES = ["eye_measurements:axial_length", "eye_measurements:k1",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from recstack.errors import ConfigError
 from recstack.features import OnlineRecord
-from recstack.features.online import NO_CREATED, entity_key, online_store_class
+from recstack.features.online import NO_CREATED, entity_key, online_store_class, online_stores
+from recstack.settings import Settings
 
 
 def test_read_returns_one_entry_per_key_in_input_order_with_none_for_missing(online_store):
@@ -57,4 +59,43 @@ def test_values_keep_their_types(online_store):
 def test_unknown_backend_lists_the_known_ones():
     with pytest.raises(ConfigError, match="redis") as err:
         online_store_class("cassandra")
-    assert err.value.field == "features.online_backend"
+    assert err.value.field == "features.online.type"
+
+
+def test_every_registered_backend_has_a_contract_fixture(online_store_factories):
+    assert online_stores() == sorted(online_store_factories) == ["redis", "sqlite"]
+
+
+def test_the_online_store_is_chosen_by_type_from_nested_env_vars(monkeypatch):
+    monkeypatch.setenv("RECSTACK_FEATURES__ONLINE__TYPE", "redis")
+    monkeypatch.setenv("RECSTACK_FEATURES__ONLINE__URL", "redis://:s3cret-pw@cache:6380/2")
+    monkeypatch.setenv("RECSTACK_FEATURES__ONLINE__KEY_PREFIX", "clinic")
+    online = Settings().features.online
+    assert online.type == "redis" and online.key_prefix == "clinic"
+    assert online.url.get_secret_value() == "redis://:s3cret-pw@cache:6380/2"
+    monkeypatch.delenv("RECSTACK_FEATURES__ONLINE__URL")
+    monkeypatch.delenv("RECSTACK_FEATURES__ONLINE__KEY_PREFIX")
+    monkeypatch.setenv("RECSTACK_FEATURES__ONLINE__TYPE", "sqlite")
+    monkeypatch.setenv("RECSTACK_FEATURES__ONLINE__PATH", "/srv/online.db")
+    online = Settings().features.online
+    assert online.type == "sqlite" and str(online.path) == "/srv/online.db"
+
+
+def test_a_redis_key_without_type_redis_and_the_old_names_are_refused(monkeypatch):
+    monkeypatch.setenv("RECSTACK_FEATURES__ONLINE__URL", "redis://cache:6379/0")
+    with pytest.raises(ValidationError, match="url"):
+        Settings()  # the default type is sqlite: the URL would be silently ignored
+    monkeypatch.delenv("RECSTACK_FEATURES__ONLINE__URL")
+    monkeypatch.setenv("RECSTACK_FEATURES__ONLINE_BACKEND", "redis")
+    with pytest.raises(ValidationError, match="RECSTACK_FEATURES__ONLINE__TYPE"):
+        Settings()
+
+
+def test_the_redis_url_is_secret_in_repr_and_json(monkeypatch):
+    monkeypatch.setenv("RECSTACK_FEATURES__ONLINE__TYPE", "redis")
+    monkeypatch.setenv("RECSTACK_FEATURES__ONLINE__URL", "redis://:s3cret-pw@cache:6380/2")
+    settings = Settings()
+    for text in (repr(settings), str(settings), settings.model_dump_json()):
+        assert "s3cret-pw" not in text
+    assert "**********" in settings.model_dump_json()
+

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from recstack.errors import ConfigError
-from recstack.monitoring.store import PostgresLogStore, SQLiteLogStore
+from recstack.monitoring.log import open_store
+from recstack.monitoring.store import LogStore, PostgresLogStore, SQLiteLogStore, log_stores
 
 
 def _row(rid: str, t: float, model: str = "m") -> tuple:
@@ -30,12 +33,26 @@ def _postgres_store() -> PostgresLogStore:
     return PostgresLogStore(dsn)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+# One factory per registered backend; a backend added to the plugin table without one fails
+# the suite instead of skipping it.
+STORE_FACTORIES: dict[str, Callable[[Path], LogStore]] = {
+    "sqlite": lambda tmp_path: SQLiteLogStore(tmp_path / "log.db"),
+    "postgres": lambda tmp_path: _postgres_store(),
+}
+
+
+@pytest.fixture(params=log_stores())
 def store(request, tmp_path):
-    """Every backend passes the same contract."""
-    if request.param == "sqlite":
-        return SQLiteLogStore(tmp_path / "log.db")
-    return _postgres_store()
+    """Every registered backend passes the same contract."""
+    factory = STORE_FACTORIES.get(request.param)
+    if factory is None:
+        pytest.fail(f"log store {request.param!r} is registered but has no factory in "
+                    "tests/monitoring/test_store.py: add one so it runs the contract suite")
+    return factory(tmp_path)
+
+
+def test_every_registered_backend_has_a_contract_fixture():
+    assert log_stores() == sorted(STORE_FACTORIES) == ["postgres", "sqlite"]
 
 
 def test_writes_are_idempotent_and_read_back_in_time_order(store):
@@ -61,4 +78,10 @@ def test_unreachable_postgres_is_a_config_error_naming_the_setting():
     pytest.importorskip("psycopg", reason="psycopg is not installed")
     with pytest.raises(ConfigError) as caught:
         PostgresLogStore("postgresql://nobody@127.0.0.1:1/none")  # port 1: nothing listens
-    assert caught.value.field == "monitoring.postgres_dsn"
+    assert caught.value.field == "monitoring.log_store.dsn"
+
+
+def test_the_settings_pick_the_backend_by_type(settings):
+    assert isinstance(open_store(settings), SQLiteLogStore)
+    assert settings.monitoring.resolved_store_path(settings.home).exists()
+

@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from recstack.errors import DataError
-from recstack.plugins import Registry
+from recstack.plugins import PluginTable
 
-_INDEXES: Registry[type[VectorIndex]] = Registry("index backend", field="index")
+_INDEXES: PluginTable[type[VectorIndex]] = PluginTable("index backend", field="index")
 
 
 def register_index(name: str) -> Callable[[type[VectorIndex]], type[VectorIndex]]:

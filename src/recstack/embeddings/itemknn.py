@@ -13,6 +13,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
+from recstack.embeddings.models import config_from_overrides, register_embedding_model
 from recstack.errors import ConfigError
 from recstack.sequential.models import ItemKNNRecommender
 
@@ -48,3 +49,8 @@ class CoViewItemKNN:
         if not hasattr(self, "model_"):
             raise ConfigError("the model is not fitted", field="model", fix="call fit() first")
         return self.model_.score([np.array([q]) for q in np.asarray(items, dtype=np.int64)])
+
+
+@register_embedding_model("itemknn", vectors=False)
+def _build_itemknn(overrides: dict[str, Any], dataset: str | None) -> CoViewItemKNN:
+    return CoViewItemKNN(**asdict(config_from_overrides(ItemKNNConfig, overrides)))

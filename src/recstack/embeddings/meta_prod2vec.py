@@ -43,7 +43,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from recstack.embeddings._vectors import flatten, keep_probabilities, skipgram_pairs
-from recstack.embeddings.sessions import metadata_tokens
+from recstack.embeddings.models import config_from_overrides, register_embedding_model
+from recstack.embeddings.sessions import DEFAULT_METADATA, metadata_tokens
 from recstack.errors import ConfigError
 
 # All three accept sparse gradients. Adagrad's step shrinks per row with that row's own
@@ -430,3 +431,25 @@ def _train(model: MetaProd2VecModel, flat: np.ndarray, seq_id: np.ndarray,
             step += 1
         history.append(float(np.mean(losses)) if losses else float("nan"))
     return history, sum(len(c) for c, _ in epoch_pairs)
+
+
+def _build(preset: str, overrides: dict[str, Any], dataset: str | None) -> MetaProd2Vec:
+    overrides = dict(overrides)
+    if dataset in DEFAULT_METADATA and "metadata_fields" not in overrides:
+        overrides["metadata_fields"] = DEFAULT_METADATA[dataset]
+    fields = overrides.pop("metadata_fields", None)
+    config = config_from_overrides(MetaProd2VecConfig, {**PRESETS[preset], **overrides})
+    if fields is not None:  # a tuple field: build_config cannot coerce "city,category"
+        config = MetaProd2VecConfig(**{**asdict(config), "metadata_fields": fields})
+    return MetaProd2Vec(**asdict(config))
+
+
+@register_embedding_model("meta-prod2vec")
+def _build_meta_prod2vec(overrides: dict[str, Any], dataset: str | None) -> MetaProd2Vec:
+    return _build("meta-prod2vec", overrides, dataset)
+
+
+@register_embedding_model("prod2vec-torch")
+def _build_prod2vec_torch(overrides: dict[str, Any], dataset: str | None) -> MetaProd2Vec:
+    """Prod2Vec (no metadata) on the same PyTorch trainer as Meta-Prod2Vec."""
+    return _build("prod2vec", overrides, dataset)

@@ -19,9 +19,10 @@ import pandas as pd
 
 from recstack.embeddings.bundle import SimilarItemsBundle
 from recstack.embeddings.evaluation import ItemToItemModel, evaluate_next_view
-from recstack.embeddings.itemknn import CoViewItemKNN, ItemKNNConfig
-from recstack.embeddings.meta_prod2vec import PRESETS, MetaProd2Vec, MetaProd2VecConfig
-from recstack.embeddings.prod2vec import Prod2Vec, Prod2VecConfig
+from recstack.embeddings.itemknn import CoViewItemKNN
+from recstack.embeddings.meta_prod2vec import MetaProd2Vec
+from recstack.embeddings.models import embedding_model, embedding_models
+from recstack.embeddings.prod2vec import Prod2Vec
 from recstack.embeddings.scoring import RULES, select_scoring
 from recstack.embeddings.sessions import (
     DEFAULT_METADATA,
@@ -33,18 +34,16 @@ from recstack.errors import ConfigError
 from recstack.registry.bundles import log_bundle
 from recstack.registry.models import ModelRegistry, ModelVersionInfo
 from recstack.registry.tracking import log_params_flat, start_run
-from recstack.sequential.base import build_config
 from recstack.settings import Settings
 
 log = logging.getLogger(__name__)
-MODELS = ("meta-prod2vec", "prod2vec", "prod2vec-torch", "itemknn")
 # Chosen by benchmarks/ann_index.py on the real item vectors (docs/embeddings.md).
 DEFAULT_INDEX = "usearch"
 
 
 @dataclass
 class EmbeddingTrainConfig:
-    model: str = "meta-prod2vec"  # one of MODELS
+    model: str = "meta-prod2vec"  # a registered embedding model (recstack.embeddings.models)
     dataset: str = "travel"  # travel (sessions) or ml-1m-t2 (user sequences)
     params: dict[str, Any] = field(default_factory=dict)  # model hyper-parameter overrides
     register_as: str | None = None  # registered model name; default "<dataset>-similar-items"
@@ -79,33 +78,20 @@ class EmbeddingTrainResult:
 
 def make_model(name: str, params: dict[str, Any] | None = None,
                dataset: str | None = None) -> Any:
-    """An unfitted estimator from a model name and ``key=value`` overrides (checked)."""
-    overrides = dict(params or {})
-    if name in ("meta-prod2vec", "prod2vec-torch"):
-        preset = PRESETS["meta-prod2vec" if name == "meta-prod2vec" else "prod2vec"]
-        if dataset in DEFAULT_METADATA and "metadata_fields" not in overrides:
-            overrides["metadata_fields"] = DEFAULT_METADATA[dataset]
-        fields = overrides.pop("metadata_fields", None)
-        config = build_config(MetaProd2VecConfig, {**preset, **overrides})
-        if fields is not None:  # a tuple field: build_config cannot coerce "city,category"
-            config = MetaProd2VecConfig(**{**asdict(config), "metadata_fields": fields})
-        return MetaProd2Vec(**asdict(config))
-    if name == "prod2vec":
-        return Prod2Vec(**asdict(build_config(Prod2VecConfig, overrides)))
-    if name == "itemknn":
-        return CoViewItemKNN(**asdict(build_config(ItemKNNConfig, overrides)))
-    raise ConfigError(f"unknown model {name!r}", field="model", fix=f"use one of: "
-                      f"{', '.join(MODELS)}")
+    """An unfitted estimator from a registered model name and ``key=value`` overrides
+    (checked); an unknown name is a ``ConfigError`` listing the registered ones."""
+    return embedding_model(name).build(dict(params or {}), dataset)
 
 
 def train(config: EmbeddingTrainConfig, settings: Settings, *, register: bool = True,
           split: CoViewSplit | None = None, progress: bool = True) -> EmbeddingTrainResult:
     """Fit, log validation metrics to MLflow and (for embedding models) register a bundle."""
     model = make_model(config.model, config.params, config.dataset)  # fail fast on bad params
-    if register and config.model == "itemknn":
-        raise ConfigError("item-kNN has no vectors to put in an index", field="model",
-                          fix="register meta-prod2vec or prod2vec; item-kNN is an evaluation "
-                              "baseline (pass register=False / --no-register)")
+    if register and not embedding_model(config.model).vectors:
+        raise ConfigError(f"{config.model} has no vectors to put in an index", field="model",
+                          fix=f"register one of {', '.join(embedding_models(vectors=True))}; "
+                              f"{config.model} is an evaluation baseline "
+                              "(pass register=False / --no-register)")
     split = split or next_view_split(load_corpus(config.dataset, settings, config.gap_minutes))
     tags = {"model_type": config.model, "dataset": split.dataset.name}
     with start_run(settings, f"{config.model}-{split.dataset.name}", kind="train",

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recstack.embeddings._vectors import flatten
+from recstack.embeddings.models import config_from_overrides, register_embedding_model
 from recstack.errors import ConfigError
 
 
@@ -83,3 +84,8 @@ class Prod2Vec:
         if not hasattr(self, "query_vectors_"):
             raise ConfigError("the model is not fitted", field="model", fix="call fit() first")
         return self.query_vectors_[np.asarray(items, dtype=np.int64)] @ self.candidate_vectors_.T
+
+
+@register_embedding_model("prod2vec")
+def _build_prod2vec(overrides: dict[str, Any], dataset: str | None) -> Prod2Vec:
+    return Prod2Vec(**asdict(config_from_overrides(Prod2VecConfig, overrides)))

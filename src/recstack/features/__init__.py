@@ -2,10 +2,19 @@
 
 # Imported lazily: recstack.settings imports recstack.features.config, and the store itself
 # needs the settings (and DuckDB, pandas) only when used.
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from recstack._lazy import lazy_exports
+
+# ruff: noqa: F401 - these imports are the re-exports, for type checkers; ruff cannot read
+# the __all__ that lazy_exports computes.
 if TYPE_CHECKING:
+    from recstack.features.config import (
+        FeatureStoreSettings,
+        OnlineStoreConfig,
+        RedisOnlineStoreConfig,
+        SQLiteOnlineStoreConfig,
+    )
     from recstack.features.definitions import (
         Definitions,
         Entity,
@@ -18,58 +27,20 @@ if TYPE_CHECKING:
         OnlineRecord,
         OnlineStore,
         RedisOnlineStore,
-        RedisOnlineStoreConfig,
         SQLiteOnlineStore,
-        SQLiteOnlineStoreConfig,
+        online_stores,
         register_online_store,
     )
     from recstack.features.registry import RegisteredView, ViewChange
     from recstack.features.store import FeatureStore, OnlineFeatures, create_online_store
 
-_WHERE = {
-    "Definitions": "recstack.features.definitions",
-    "Entity": "recstack.features.definitions",
-    "Feature": "recstack.features.definitions",
-    "FeatureStore": "recstack.features.store",
-    "FeatureView": "recstack.features.definitions",
-    "OnlineFeatures": "recstack.features.store",
-    "OnlineRecord": "recstack.features.online",
-    "OnlineStore": "recstack.features.online",
-    "RedisOnlineStore": "recstack.features.online",
-    "RedisOnlineStoreConfig": "recstack.features.online",
-    "RegisteredView": "recstack.features.registry",
-    "SQLiteOnlineStore": "recstack.features.online",
-    "SQLiteOnlineStoreConfig": "recstack.features.online",
-    "Source": "recstack.features.definitions",
-    "ViewChange": "recstack.features.registry",
-    "create_online_store": "recstack.features.store",
-    "load_definitions": "recstack.features.definitions",
-    "register_online_store": "recstack.features.online",
-}
-
-__all__ = [
-    "Definitions",
-    "Entity",
-    "Feature",
-    "FeatureStore",
-    "FeatureView",
-    "OnlineFeatures",
-    "OnlineRecord",
-    "OnlineStore",
-    "RedisOnlineStore",
-    "RedisOnlineStoreConfig",
-    "RegisteredView",
-    "SQLiteOnlineStore",
-    "SQLiteOnlineStoreConfig",
-    "Source",
-    "ViewChange",
-    "create_online_store",
-    "load_definitions",
-    "register_online_store",
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(import_module(_WHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "config": ["FeatureStoreSettings", "OnlineStoreConfig", "RedisOnlineStoreConfig",
+               "SQLiteOnlineStoreConfig"],
+    "definitions": ["Definitions", "Entity", "Feature", "FeatureView", "Source",
+                    "load_definitions"],
+    "online": ["OnlineRecord", "OnlineStore", "RedisOnlineStore", "SQLiteOnlineStore",
+               "online_stores", "register_online_store"],
+    "registry": ["RegisteredView", "ViewChange"],
+    "store": ["FeatureStore", "OnlineFeatures", "create_online_store"],
+})

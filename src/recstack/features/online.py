@@ -1,8 +1,9 @@
 """Online stores: the latest feature values per entity key, for serving.
 
-``OnlineStore`` is the whole interface (write, read, drop, close); backends register under a
-short name (``@register_online_store("sqlite")``) with a pydantic config beside them, and all of
-them pass the contract suite in ``tests/features/test_online.py``.
+``OnlineStore`` is the whole interface (write, read, drop, close); backends register under the
+``type`` of their pydantic config (``@register_online_store("sqlite")``; the configs are in
+``recstack.features.config`` because the settings import them), and every registered backend
+runs the contract suite in ``tests/features/test_online.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel
 
-from recstack.plugins import Registry
+from recstack.errors import ConfigError
+from recstack.features.config import RedisOnlineStoreConfig, SQLiteOnlineStoreConfig
+from recstack.plugins import PluginTable
 
 NO_CREATED = -(2**62)  # "no created timestamp": older than any real one
 
@@ -61,8 +64,8 @@ class OnlineStore(ABC):
         """Release connections; the store is not used afterwards."""
 
 
-_ONLINE_STORES: Registry[type[OnlineStore]] = Registry("online store",
-                                                        field="features.online_backend")
+_ONLINE_STORES: PluginTable[type[OnlineStore]] = PluginTable("online store",
+                                                              field="features.online.type")
 
 
 def register_online_store(name: str) -> Callable[[type[OnlineStore]], type[OnlineStore]]:
@@ -73,11 +76,13 @@ def register_online_store(name: str) -> Callable[[type[OnlineStore]], type[Onlin
 
 
 def online_store_class(name: str) -> type[OnlineStore]:
+    """The backend registered as ``name``; the error lists the known ones."""
     return _ONLINE_STORES.get(name)
 
 
-class SQLiteOnlineStoreConfig(BaseModel):
-    path: Path
+def online_stores() -> list[str]:
+    """Names of the registered backends (the contract suite runs each)."""
+    return _ONLINE_STORES.names()
 
 
 @register_online_store("sqlite")
@@ -88,10 +93,15 @@ class SQLiteOnlineStore(OnlineStore):
     _BATCH = 500  # stays under SQLite's limit on bound parameters
 
     def __init__(self, config: SQLiteOnlineStoreConfig):
-        config.path.parent.mkdir(parents=True, exist_ok=True)
+        if config.path is None:
+            raise ConfigError("the SQLite online store needs a file", field="features.online.path",
+                              fix="open it with create_online_store(settings), which defaults "
+                                  "to <features home>/online.db, or set a path")
+        path: Path = config.path
+        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         # One connection shared by the service's worker threads, serialised by the lock.
-        self._conn = sqlite3.connect(config.path, check_same_thread=False)
+        self._conn = sqlite3.connect(path, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(
@@ -133,11 +143,6 @@ class SQLiteOnlineStore(OnlineStore):
         self._conn.close()
 
 
-class RedisOnlineStoreConfig(BaseModel):
-    url: str
-    key_prefix: str = "recstack:features"
-
-
 # Keep the newer record: compare (event, created) of the stored value with the offered one.
 _REDIS_WRITE = """
 for i = 1, #KEYS do
@@ -167,7 +172,8 @@ class RedisOnlineStore(OnlineStore):
         import redis
 
         self._prefix = config.key_prefix
-        self._client = redis.Redis.from_url(config.url)
+        # The only place the URL (which may hold a password) is read in clear.
+        self._client = redis.Redis.from_url(config.url.get_secret_value())
         self._write_script = self._client.register_script(_REDIS_WRITE)
 
     def _key(self, table: str, key: str) -> str:

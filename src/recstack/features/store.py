@@ -22,6 +22,7 @@ import pandas as pd
 from rich.progress import Progress
 
 from recstack.errors import ConfigError, DataError
+from recstack.features.config import SQLiteOnlineStoreConfig
 from recstack.features.definitions import Definitions, Source, load_definitions
 from recstack.features.offline import (
     FeatureRequest,
@@ -35,8 +36,6 @@ from recstack.features.online import (
     NO_CREATED,
     OnlineRecord,
     OnlineStore,
-    RedisOnlineStoreConfig,
-    SQLiteOnlineStoreConfig,
     entity_key,
     online_store_class,
 )
@@ -88,16 +87,11 @@ def feature_home(settings: Settings) -> Path:
 
 
 def create_online_store(settings: Settings) -> OnlineStore:
-    """The backend ``settings.features.online_backend`` names."""
-    backend = settings.features.online_backend
-    cls = online_store_class(backend)
-    config: SQLiteOnlineStoreConfig | RedisOnlineStoreConfig
-    if backend == "redis":
-        config = RedisOnlineStoreConfig(url=settings.features.redis_url,
-                                        key_prefix=settings.features.redis_key_prefix)
-    else:
-        config = SQLiteOnlineStoreConfig(path=feature_home(settings) / "online.db")
-    return cls(config)  # type: ignore[call-arg]
+    """The backend that ``settings.features.online`` configures (its ``type`` names it)."""
+    config = settings.features.online
+    if isinstance(config, SQLiteOnlineStoreConfig) and config.path is None:
+        config = config.model_copy(update={"path": feature_home(settings) / "online.db"})
+    return online_store_class(config.type)(config)  # type: ignore[call-arg]
 
 
 class FeatureStore:

@@ -6,54 +6,12 @@ not pay for SciPy and scikit-learn until monitoring is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-_EXPORTS = {
-    "alerts": ["Alert", "AlertManager", "AlertRule", "EmailChannel", "SlackChannel",
-               "evaluate_rules"],
-    "drift": ["DriftDetector", "DriftReport", "domain_classifier_auc", "pca_reconstruction_error",
-              "prediction_drift"],
-    "drift_methods": ["drift_methods", "get_drift_method", "register_drift_method"],
-    "estimate": ["ConfidenceBasedEstimator", "DirectLossEstimator"],
-    "labels": ["ingest_labels", "join_by_entity", "prediction_frame"],
-    "log": ["PredictionLog", "PredictionRecord", "open_store"],
-    "performance": ["performance_by_window", "register_metric", "task_frame"],
-    "runner": ["MonitorJob", "MonitoringResult", "run_monitoring"],
-}
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+from recstack._lazy import lazy_exports
 
-__all__ = [
-    "Alert",
-    "AlertManager",
-    "AlertRule",
-    "ConfidenceBasedEstimator",
-    "DirectLossEstimator",
-    "DriftDetector",
-    "DriftReport",
-    "EmailChannel",
-    "MonitorJob",
-    "MonitoringResult",
-    "PredictionLog",
-    "PredictionRecord",
-    "SlackChannel",
-    "domain_classifier_auc",
-    "drift_methods",
-    "evaluate_rules",
-    "get_drift_method",
-    "ingest_labels",
-    "join_by_entity",
-    "open_store",
-    "pca_reconstruction_error",
-    "performance_by_window",
-    "prediction_drift",
-    "prediction_frame",
-    "register_drift_method",
-    "register_metric",
-    "run_monitoring",
-    "task_frame",
-]
-
+# ruff: noqa: F401 - these imports are the re-exports, for type checkers; ruff cannot read
+# the __all__ that lazy_exports computes.
 if TYPE_CHECKING:
     from recstack.monitoring.alerts import (
         Alert,
@@ -62,6 +20,12 @@ if TYPE_CHECKING:
         EmailChannel,
         SlackChannel,
         evaluate_rules,
+    )
+    from recstack.monitoring.config import (
+        LogStoreConfig,
+        MonitoringSettings,
+        PostgresLogStoreConfig,
+        SQLiteLogStoreConfig,
     )
     from recstack.monitoring.drift import (
         DriftDetector,
@@ -84,9 +48,26 @@ if TYPE_CHECKING:
         task_frame,
     )
     from recstack.monitoring.runner import MonitoringResult, MonitorJob, run_monitoring
+    from recstack.monitoring.store import (
+        LogStore,
+        log_store_class,
+        log_stores,
+        register_log_store,
+    )
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module 'recstack.monitoring' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"recstack.monitoring.{_MODULE_OF[name]}"), name)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "alerts": ["Alert", "AlertManager", "AlertRule", "EmailChannel", "SlackChannel",
+               "evaluate_rules"],
+    "config": ["LogStoreConfig", "MonitoringSettings", "PostgresLogStoreConfig",
+               "SQLiteLogStoreConfig"],
+    "drift": ["DriftDetector", "DriftReport", "domain_classifier_auc", "pca_reconstruction_error",
+              "prediction_drift"],
+    "drift_methods": ["drift_methods", "get_drift_method", "register_drift_method"],
+    "estimate": ["ConfidenceBasedEstimator", "DirectLossEstimator"],
+    "labels": ["ingest_labels", "join_by_entity", "prediction_frame"],
+    "log": ["PredictionLog", "PredictionRecord", "open_store"],
+    "performance": ["performance_by_window", "register_metric", "task_frame"],
+    "runner": ["MonitorJob", "MonitoringResult", "run_monitoring"],
+    "store": ["LogStore", "log_store_class", "log_stores", "register_log_store"],
+})

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from recstack.errors import ConfigError
+from recstack.monitoring.config import redact
 
 if TYPE_CHECKING:
     from recstack.settings import Settings
@@ -101,7 +102,7 @@ class Channel(ABC):
         """Deliver all ``alerts`` in one message or raise :class:`DeliveryError`."""
 
 
-def _retry(what: str, attempts: int, func: Any) -> None:
+def _retry(what: str, attempts: int, func: Any, secret: SecretStr | None = None) -> None:
     last: Exception | None = None
     for attempt in range(attempts):
         try:
@@ -111,7 +112,8 @@ def _retry(what: str, attempts: int, func: Any) -> None:
             last = exc
             if attempt + 1 < attempts:
                 time.sleep(0.2 * 2**attempt)
-    raise DeliveryError(f"{what} failed after {attempts} attempts: {last}")
+    # The error is logged: an HTTP client's message may quote the URL, whose path is the secret.
+    raise DeliveryError(f"{what} failed after {attempts} attempts: {redact(str(last), secret)}")
 
 
 class SlackChannel(Channel):
@@ -119,18 +121,20 @@ class SlackChannel(Channel):
 
     name = "slack"
 
-    def __init__(self, url: str, *, retries: int = 3, timeout: float = 5.0):
-        self.url, self.retries, self.timeout = url, retries, timeout
+    def __init__(self, url: SecretStr | str, *, retries: int = 3, timeout: float = 5.0):
+        self.url = url if isinstance(url, SecretStr) else SecretStr(url)
+        self.retries, self.timeout = retries, timeout
 
     def send(self, alerts: list[Alert]) -> None:
         payload = {"text": "\n".join(a.text() for a in alerts)}
 
         def post() -> None:
-            response = httpx.post(self.url, json=payload, timeout=self.timeout)
+            response = httpx.post(self.url.get_secret_value(), json=payload,
+                                  timeout=self.timeout)
             if response.status_code >= 300:
                 raise DeliveryError(f"HTTP {response.status_code}: {response.text[:200]}")
 
-        _retry(f"Slack webhook {self.url}", self.retries, post)
+        _retry("Slack webhook", self.retries, post, secret=self.url)
 
 
 class EmailChannel(Channel):

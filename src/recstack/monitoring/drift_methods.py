@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial import distance
 
-from recstack.plugins import Registry
+from recstack.plugins import PluginTable
 
 Kind = Literal["numerical", "categorical"]
 
@@ -109,7 +109,7 @@ class DriftMethod:
         return value < threshold if self.score == "p_value" else value >= threshold
 
 
-_METHODS: Registry[DriftMethod] = Registry("drift method", field="method")
+_METHODS: PluginTable[DriftMethod] = PluginTable("drift method", field="method")
 
 
 def register_drift_method(name: str, *, kinds: tuple[Kind, ...], threshold: float,

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from recstack.monitoring.store import LogStore, PostgresLogStore, SQLiteLogStore
+from recstack.monitoring.store import LogStore, log_store_class
 
 if TYPE_CHECKING:
     from recstack.settings import Settings
@@ -77,10 +77,9 @@ class PredictionRecord:
 
 
 def open_store(settings: Settings) -> LogStore:
-    """The configured backend: PostgreSQL when a DSN is set, else SQLite under home."""
-    if settings.monitoring.postgres_dsn:
-        return PostgresLogStore(settings.monitoring.postgres_dsn)
-    return SQLiteLogStore(settings.monitoring.resolved_store_path(settings.home))
+    """The backend ``settings.monitoring.log_store`` configures (its ``type`` names it)."""
+    config = settings.monitoring.log_store
+    return log_store_class(config.type).from_config(config, settings)
 
 
 class PredictionLog:

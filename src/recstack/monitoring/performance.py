@@ -19,7 +19,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from recstack.errors import ConfigError, DataError
 from recstack.evaluation.metrics import hit_rate, ndcg
-from recstack.plugins import Registry
+from recstack.plugins import PluginTable
 
 TASKS = ("regression", "classification", "ranking")
 
@@ -34,7 +34,7 @@ class PerformanceMetric:
     higher_is_better: bool
 
 
-_METRICS: Registry[PerformanceMetric] = Registry("performance metric", field="metric")
+_METRICS: PluginTable[PerformanceMetric] = PluginTable("performance metric", field="metric")
 
 
 def register_metric(name: str, task: str, *, higher_is_better: bool

@@ -1,6 +1,8 @@
 """Where the prediction log and late labels live: an ABC with SQLite and PostgreSQL backends.
 
-Every backend passes the same contract tests (``tests/monitoring/test_store.py``). Writes are
+Backends register under the ``type`` of their config (``@register_log_store("sqlite")``; the
+configs are in ``recstack.monitoring.config`` because the settings import them). Every
+registered backend runs the same contract tests (``tests/monitoring/test_store.py``). Writes are
 idempotent on ``request_id``, so replaying a write-ahead journal twice never duplicates a row.
 """
 
@@ -10,13 +12,19 @@ import json
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
+from pydantic import BaseModel, SecretStr
 
 from recstack.errors import ConfigError
+from recstack.monitoring.config import PostgresLogStoreConfig, SQLiteLogStoreConfig, redact
+from recstack.plugins import PluginTable
+
+if TYPE_CHECKING:
+    from recstack.settings import Settings
 
 PREDICTION_COLUMNS = ["request_id", "timestamp", "model_name", "model_version", "entity_id",
                       "features", "output"]
@@ -35,6 +43,13 @@ _SCHEMA = [
 
 class LogStore(ABC):
     """Durable rows of served predictions and their late labels."""
+
+    config_class: ClassVar[type[BaseModel]]
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, config: Any, settings: Settings) -> LogStore:
+        """Open the store that ``config`` (an instance of ``config_class``) describes."""
 
     @abstractmethod
     def write_predictions(self, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -60,8 +75,30 @@ class LogStore(ABC):
         """All labels with ``LABEL_COLUMNS``; label still JSON text."""
 
 
+_LOG_STORES: PluginTable[type[LogStore]] = PluginTable("prediction-log store",
+                                                       field="monitoring.log_store.type")
+
+
+def register_log_store(name: str) -> Callable[[type[LogStore]], type[LogStore]]:
+    """Class decorator: make a backend available as ``log_store.type = name``."""
+    return _LOG_STORES.register(name)
+
+
+def log_store_class(name: str) -> type[LogStore]:
+    """The backend registered as ``name``; the error lists the known ones."""
+    return _LOG_STORES.get(name)
+
+
+def log_stores() -> list[str]:
+    """Names of the registered backends (the contract suite runs each)."""
+    return _LOG_STORES.names()
+
+
+@register_log_store("sqlite")
 class SQLiteLogStore(LogStore):
     """One SQLite file in WAL mode: readers never block the writer thread."""
+
+    config_class = SQLiteLogStoreConfig
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -75,6 +112,10 @@ class SQLiteLogStore(LogStore):
         with self._conn:
             for statement in _SCHEMA:
                 self._conn.execute(statement)
+
+    @classmethod
+    def from_config(cls, config: SQLiteLogStoreConfig, settings: Settings) -> SQLiteLogStore:
+        return cls(settings.monitoring.resolved_store_path(settings.home))
 
     def write_predictions(self, rows: Sequence[tuple[Any, ...]]) -> None:
         with self._lock, self._conn:
@@ -120,29 +161,41 @@ class SQLiteLogStore(LogStore):
             self._conn.close()
 
 
+@register_log_store("postgres")
 class PostgresLogStore(LogStore):
     """The same tables in PostgreSQL, for a service with several hosts (needs ``psycopg``)."""
 
-    def __init__(self, dsn: str):
+    config_class = PostgresLogStoreConfig
+
+    def __init__(self, dsn: SecretStr | str):
+        secret = dsn if isinstance(dsn, SecretStr) else SecretStr(dsn)
         try:
             import psycopg  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
             raise ConfigError("the PostgreSQL prediction log needs the psycopg package",
-                              field="monitoring.postgres_dsn",
+                              field="monitoring.log_store.dsn",
                               fix="pip install -e '.[postgres]' (psycopg) or unset "
-                                  "RECSTACK_MONITORING__POSTGRES_DSN to use SQLite") from None
+                                  "RECSTACK_MONITORING__LOG_STORE__TYPE to use SQLite") from None
         self._lock = threading.Lock()
         try:
-            self._conn = psycopg.connect(dsn, autocommit=False, connect_timeout=10)
-        except psycopg.OperationalError as exc:
-            raise ConfigError(f"cannot reach the PostgreSQL prediction log: {exc}".strip(),
-                              field="monitoring.postgres_dsn",
-                              fix="start the server or correct RECSTACK_MONITORING__POSTGRES_DSN "
-                                  "(unset it to log to SQLite)") from None
+            # The only place the DSN is read in clear.
+            self._conn = psycopg.connect(secret.get_secret_value(), autocommit=False,
+                                         connect_timeout=10)
+        except psycopg.Error as exc:
+            # `from None` and the redaction: a driver message may quote the DSN, password too.
+            raise ConfigError(
+                f"cannot reach the PostgreSQL prediction log: {redact(str(exc), secret)}".strip(),
+                field="monitoring.log_store.dsn",
+                fix="start the server or correct RECSTACK_MONITORING__LOG_STORE__DSN "
+                    "(or set RECSTACK_MONITORING__LOG_STORE__TYPE=sqlite)") from None
         with self._conn.cursor() as cur:
             for statement in _SCHEMA:
                 cur.execute(statement.replace("REAL", "DOUBLE PRECISION"))
         self._conn.commit()
+
+    @classmethod
+    def from_config(cls, config: PostgresLogStoreConfig, settings: Settings) -> PostgresLogStore:
+        return cls(config.dsn)
 
     def _run(self, sql: str, params: Any = None, many: bool = False) -> list[tuple[Any, ...]]:
         with self._lock, self._conn.cursor() as cur:

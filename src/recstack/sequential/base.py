@@ -8,6 +8,7 @@ short registered name (``model_type``) and their config, never an import path.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import typing
 from abc import ABC, abstractmethod
@@ -22,9 +23,9 @@ import pandas as pd
 from recstack.data.splits import EvalSet
 from recstack.errors import ConfigError, NotFoundError
 from recstack.evaluation.ranking import mask_items, top_k
-from recstack.plugins import Registry
+from recstack.plugins import PluginTable
 
-_MODELS: Registry[type[Recommender]] = Registry("model", field="model", error=NotFoundError)
+_MODELS: PluginTable[type[Recommender]] = PluginTable("model", field="model", error=NotFoundError)
 R = TypeVar("R", bound="type[Recommender]")
 
 
@@ -39,12 +40,20 @@ def register_model(name: str):
     return wrap
 
 
+def _load_builtin_models() -> None:
+    # The built-in models register when their package is imported; that imports torch, so it
+    # happens on the first lookup, not when recstack.sequential is imported.
+    importlib.import_module("recstack.sequential.models")
+
+
 def model_class(name: str) -> type[Recommender]:
     """The class registered as ``name``; the error lists the known names."""
+    _load_builtin_models()
     return _MODELS.get(name)
 
 
 def available_models() -> list[str]:
+    _load_builtin_models()
     return _MODELS.names()
 
 

@@ -7,18 +7,20 @@ they do not; ``simulate`` makes ICL patients with every potential outcome for ev
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-__all__ = ["ICL_SIZES_MM", "PREDICTION_COLUMNS", "SimulatedCohort", "TreatmentRecommender",
-           "evaluate_cohort", "simulate"]
+from recstack._lazy import lazy_exports
+
+# ruff: noqa: F401 - these imports are the re-exports, for type checkers; ruff cannot read
+# the __all__ that lazy_exports computes.
+if TYPE_CHECKING:
+    from recstack.treatment.estimator import PREDICTION_COLUMNS, TreatmentRecommender
+    from recstack.treatment.evaluation import evaluate_cohort
+    from recstack.treatment.simulator import ICL_SIZES_MM, SimulatedCohort, simulate
+
 # Imported on first use: `recstack --help` must not pay for scikit-learn.
-_HOMES = {"ICL_SIZES_MM": "simulator", "SimulatedCohort": "simulator", "simulate": "simulator",
-          "PREDICTION_COLUMNS": "estimator", "TreatmentRecommender": "estimator",
-          "evaluate_cohort": "evaluation"}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'recstack.treatment' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"recstack.treatment.{_HOMES[name]}"), name)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "estimator": ["PREDICTION_COLUMNS", "TreatmentRecommender"],
+    "evaluation": ["evaluate_cohort"],
+    "simulator": ["ICL_SIZES_MM", "SimulatedCohort", "simulate"],
+})
