@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recstack.errors import ConfigError
@@ -30,6 +30,16 @@ class TrackingSettings(BaseModel):
 
 class ServingSettings(BaseModel):
     """The HTTP service."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        # The served model moved into each system's section; an old deployment's variable must
+        # not be silently ignored.
+        if isinstance(data, dict) and "model" in data:
+            raise ValueError("RECSTACK_SERVING__MODEL moved: set the system's default model, "
+                             "e.g. RECSTACK_SEQUENTIAL__DEFAULT_MODEL=travel-next-item@champion")
+        return data
 
     host: str = Field("127.0.0.1", description="bind address; localhost only by default")
     port: int = Field(8000, ge=1, le=65535)

@@ -47,3 +47,21 @@ def test_the_lifespan_closes_the_feature_store_and_the_log(tmp_path):
         state = app.state.service
         assert state._feature_store is not None
     assert state._feature_store is None  # closed by the lifespan
+
+
+def test_the_old_serving_model_variable_is_refused_with_the_new_name(monkeypatch):
+    from recstack.errors import ConfigError
+    from recstack.settings import get_settings
+
+    monkeypatch.setenv("RECSTACK_SERVING__MODEL", "travel-next-item")
+    get_settings.cache_clear()
+    try:
+        try:
+            get_settings()
+        except ConfigError as err:
+            assert err.field == "RECSTACK_SERVING"
+            assert "RECSTACK_SEQUENTIAL__DEFAULT_MODEL" in err.message
+        else:
+            raise AssertionError("RECSTACK_SERVING__MODEL was silently ignored")
+    finally:
+        get_settings.cache_clear()
