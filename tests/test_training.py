@@ -45,7 +45,15 @@ def _data(n: int, seed: int, flip: float = 0.0) -> tuple[torch.Tensor, torch.Ten
 
 
 def _loader(seed: int = 0) -> DataLoader:
+    """(x, y) tuples: the model is called as ``model(x, y)``."""
     return DataLoader(TensorDataset(*_data(256, seed)), batch_size=32, shuffle=True)
+
+
+def _keyword_loader(seed: int = 0) -> DataLoader:
+    """Dict batches, as a transformers collator makes them: ``model(x=..., y=...)``."""
+    return DataLoader(TensorDataset(*_data(256, seed)), batch_size=32, shuffle=True,
+                      collate_fn=lambda rows: {"x": torch.stack([r[0] for r in rows]),
+                                               "y": torch.stack([r[1] for r in rows])})
 
 
 def _validator(x: torch.Tensor, y: torch.Tensor):
@@ -71,7 +79,7 @@ def test_early_stopping_on_accuracy_keeps_the_most_accurate_epoch():
     validate = _validator(*_data(200, seed=1))
     model = _model(0)
     history = Trainer(_config(monitor="accuracy", mode="max", patience=3)).fit(
-        model, _loader(), validate=validate, progress=False)
+        model, _keyword_loader(), validate=validate, progress=False)
     accuracy = [e.valid["accuracy"] for e in history.epochs]
     assert history.stopped_early and len(accuracy) == history.best_epoch + 3 < 60
     assert history.best_value == max(accuracy) > 0.9
