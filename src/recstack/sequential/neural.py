@@ -24,6 +24,7 @@ from recstack.evaluation import count_items, evaluate_scores
 from recstack.sequential.base import FitContext, Recommender, build_config, register_model
 from recstack.sequential.modules import ItemFeatures, field_names, pad_left
 from recstack.sequential.training import TrainingConfig, TrainingHistory, fit_sequences
+from recstack.training import Validator
 
 SCORE_BATCH = 512  # histories scored per forward pass
 
@@ -50,7 +51,7 @@ class NeuralRecommender(Recommender):
             on_epoch=context.on_epoch, progress=context.progress)
         return self
 
-    def _validator(self, valid: EvalSet, sequences: list[np.ndarray], n_items: int) -> Any:
+    def _validator(self, valid: EvalSet, sequences: list[np.ndarray], n_items: int) -> Validator:
         rows = self.config.training.eval_rows
         if rows and rows < len(valid):
             # a fixed subset, so every epoch is judged on the same users
