@@ -88,6 +88,7 @@ def test_fit_save_load_round_trip(name, travel, tmp_path):
     rec.save(tmp_path / "m")
     loaded = Recommender.load(tmp_path / "m")
     assert loaded.model_type == name and loaded.config == rec.config
+    assert loaded.history_ == rec.history_
     histories = travel.test.histories[:5]
     np.testing.assert_allclose(loaded.score(histories), rec.score(histories), rtol=1e-5,
                                atol=1e-5)
@@ -112,9 +113,23 @@ def test_early_stopping_keeps_the_best_epoch(travel):
                                              "patience": 2, "lr": 0.05})
     rec.fit(travel.train, travel.n_items, FitContext(valid=travel.valid, progress=False))
     history = rec.history_
-    best = max(e.valid_ndcg_at_10 for e in history.epochs)
-    assert history.best_valid_ndcg_at_10 == pytest.approx(best)
+    best = max(e.valid["ndcg_at_10"] for e in history.epochs)
+    assert history.monitor == "ndcg_at_10" and history.best_value == pytest.approx(best)
     assert history.stopped_early and len(history.epochs) == history.best_epoch + 2
+
+
+def test_another_monitored_metric_picks_the_epoch(travel):
+    rec = model_class("sasrec").from_params({**_tiny_params("sasrec"), "epochs": 3,
+                                             "monitor": "hr_at_20", "lr": 0.01})
+    rec.fit(travel.train, travel.n_items, FitContext(valid=travel.valid, progress=False))
+    history = rec.history_
+    hits = [e.valid["hr_at_20"] for e in history.epochs]  # the cut-off 20 is added for it
+    assert "ndcg_at_10" in history.epochs[0].valid
+    assert history.best_value == max(hits) and history.best_epoch == hits.index(max(hits)) + 1
+    with pytest.raises(ConfigError, match="monitor") as err:
+        model_class("sasrec").from_params({**_tiny_params("sasrec"), "monitor": "auc"}).fit(
+            travel.train, travel.n_items, FitContext(valid=travel.valid, progress=False))
+    assert err.value.fix is not None and "ndcg_at_10" in err.value.fix
 
 
 def test_checkpoint_resume_continues_where_it_stopped(travel, tmp_path):

@@ -2,14 +2,16 @@
 
 ``register_neural("sasrec", SASRecModel, SASRecConfig)`` makes a recommender whose config has two
 parts, ``model`` (the model file's dataclass) and ``training`` (``TrainingConfig``); presets such
-as gSASRec are the same model with other defaults. Fitting runs the shared ``Trainer`` with early
-stopping on validation NDCG@10; scoring pads histories and calls the module's ``score``.
+as gSASRec are the same model with other defaults. Fitting runs the spine's ``Trainer`` with a
+validator that reports the full-ranking metrics, and early stopping on ``training.monitor``
+(NDCG@10 by default); scoring pads histories and calls the module's ``score``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -21,7 +23,8 @@ from recstack.data.splits import EvalSet
 from recstack.evaluation import count_items, evaluate_scores
 from recstack.sequential.base import FitContext, Recommender, build_config, register_model
 from recstack.sequential.modules import ItemFeatures, field_names, pad_left
-from recstack.sequential.training import Trainer, TrainingConfig, TrainingHistory
+from recstack.sequential.training import TrainingConfig, TrainingHistory, fit_sequences
+from recstack.training import Validator
 
 SCORE_BATCH = 512  # histories scored per forward pass
 
@@ -40,16 +43,15 @@ class NeuralRecommender(Recommender):
                                if fields else None)
         self.n_items_ = n_items
         self.module_ = self.module_cls(model_cfg, self.item_features_)
-        trainer = Trainer(self.config.training)
         validate = None
         if context.valid is not None and len(context.valid):
             validate = self._validator(context.valid, sequences, n_items)
-        self.history_: TrainingHistory = trainer.fit(
-            self.module_, sequences, validate=validate, on_epoch=context.on_epoch,
-            progress=context.progress)
+        self.history_: TrainingHistory = fit_sequences(
+            self.module_, sequences, self.config.training, validate=validate,
+            on_epoch=context.on_epoch, progress=context.progress)
         return self
 
-    def _validator(self, valid: EvalSet, sequences: list[np.ndarray], n_items: int) -> Any:
+    def _validator(self, valid: EvalSet, sequences: list[np.ndarray], n_items: int) -> Validator:
         rows = self.config.training.eval_rows
         if rows and rows < len(valid):
             # a fixed subset, so every epoch is judged on the same users
@@ -57,13 +59,14 @@ class NeuralRecommender(Recommender):
             valid = EvalSet(valid.users[pick], [valid.histories[i] for i in pick],
                             valid.targets[pick])
         counts = count_items(sequences, n_items)
+        # NDCG@10 always; a monitored metric at another cut-off (hr_at_20) adds that cut-off
+        cutoff = re.search(r"_at_(\d+)$", self.config.training.monitor)
+        ks = sorted({10, int(cutoff.group(1))} if cutoff else {10})
 
-        def validate(module: nn.Module) -> float:
-            result = evaluate_scores(lambda h: self._score_with(module, h), valid, n_items,
-                                     item_counts=counts, ks=(10,), sampled_negatives=None,
-                                     progress=False)
-            module.train()
-            return result.metrics["ndcg_at_10"]
+        def validate(module: nn.Module) -> dict[str, float]:
+            return evaluate_scores(lambda h: self._score_with(module, h), valid, n_items,
+                                   item_counts=counts, ks=ks, sampled_negatives=None,
+                                   progress=False).metrics
 
         return validate
 
@@ -98,8 +101,7 @@ class NeuralRecommender(Recommender):
         weights = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
         self.module_.load_state_dict(weights)
         self.module_.eval()
-        self.history_ = TrainingHistory(**{k: v for k, v in state["history"].items()
-                                           if k != "epochs"})
+        self.history_ = TrainingHistory.from_dict(state["history"])
 
 
 def register_neural(name: str, module_cls: type[nn.Module], model_config_cls: type,

@@ -29,6 +29,7 @@ from recstack.registry.tracking import log_params_flat, start_run
 from recstack.sequential.base import FitContext, Recommender, model_class
 from recstack.sequential.bundle import RecommenderBundle
 from recstack.settings import Settings
+from recstack.training import log_epoch_to_mlflow
 
 log = logging.getLogger(__name__)
 SPLITS: dict[str, Callable[[SequenceDataset], Split]] = {
@@ -87,7 +88,7 @@ def train(config: TrainConfig, settings: Settings, *, register: bool = True,
         started = time.perf_counter()
         model.fit(split.train, split.n_items, FitContext(
             valid=split.valid, item_metadata=split.dataset.item_metadata,
-            on_epoch=_log_epoch, progress=progress))
+            on_epoch=log_epoch_to_mlflow, progress=progress))
         fit_seconds = time.perf_counter() - started
         _log_training_summary(model)
         valid = _evaluate_model(model, split, "valid", config.ks, progress)
@@ -133,14 +134,6 @@ def _evaluate_model(model: Recommender, split: Split, part: str, ks: tuple[int, 
     counts = count_items(split.train, split.n_items)
     return evaluate_scores(model.score, rows, split.n_items, item_counts=counts, ks=ks,
                            progress=progress)
-
-
-def _log_epoch(record: Any) -> None:
-    """Per-epoch curves in MLflow (loss, seconds, learning rate, validation NDCG@10)."""
-    import mlflow
-
-    values = {k: v for k, v in asdict(record).items() if k != "epoch" and v is not None}
-    mlflow.log_metrics({f"epoch_{k}": float(v) for k, v in values.items()}, step=record.epoch)
 
 
 def _log_training_summary(model: Recommender) -> None:

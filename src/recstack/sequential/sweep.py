@@ -86,7 +86,7 @@ def run_sweep(model: str, dataset: str, grid: dict[str, list[str]], settings: Se
                          "seconds_per_epoch": (sum(e.seconds for e in epochs) / len(epochs)
                                                if epochs else float("nan"))})
             curves += [{"label": label, "epoch": e.epoch, "loss": e.loss, "seconds": e.seconds,
-                        "lr": e.lr, "valid_ndcg_at_10": e.valid_ndcg_at_10} for e in epochs]
+                        "lr": e.lr, "valid_ndcg_at_10": e.valid.get("ndcg_at_10")} for e in epochs]
         table = pd.DataFrame(rows).sort_values("valid_ndcg_at_10", ascending=False)
         curve_frame = pd.DataFrame(curves)
         table.to_csv(out_dir / "sweep.csv", index=False)
