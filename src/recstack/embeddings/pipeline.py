@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recstack.configs import build_config
 from recstack.embeddings.bundle import SimilarItemsBundle
 from recstack.embeddings.evaluation import ItemToItemModel, evaluate_next_view
 from recstack.embeddings.itemknn import CoViewItemKNN, ItemKNNConfig
@@ -32,7 +33,6 @@ from recstack.embeddings.sessions import (
 from recstack.errors import ConfigError
 from recstack.registry.models import ModelRegistry, ModelVersionInfo
 from recstack.registry.tracking import log_params_flat, start_run
-from recstack.sequential.base import build_config
 from recstack.settings import Settings
 
 log = logging.getLogger(__name__)
