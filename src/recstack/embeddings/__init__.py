@@ -6,7 +6,7 @@ Served as "viewed together" items (``GET /v1/items/{item_id}/similar``).
 from recstack.embeddings.bundle import SimilarItem, SimilarItemsBundle
 from recstack.embeddings.evaluation import evaluate_next_view
 from recstack.embeddings.index import VectorIndex, available_indexes, index_class
-from recstack.embeddings.itemknn import CoViewItemKNN
+from recstack.embeddings.itemknn import CoViewItemKNN, CoViewItemKNNConfig
 from recstack.embeddings.meta_prod2vec import MetaProd2Vec, MetaProd2VecConfig
 from recstack.embeddings.prod2vec import Prod2Vec, Prod2VecConfig
 from recstack.embeddings.scoring import ScoringGrid, ScoringPoint, select_scoring
@@ -22,6 +22,7 @@ from recstack.embeddings.sessions import (
 
 __all__ = [
     "CoViewItemKNN",
+    "CoViewItemKNNConfig",
     "CoViewSplit",
     "MetaProd2Vec",
     "MetaProd2VecConfig",

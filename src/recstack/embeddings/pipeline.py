@@ -20,7 +20,7 @@ import pandas as pd
 from recstack.configs import build_config
 from recstack.embeddings.bundle import SimilarItemsBundle
 from recstack.embeddings.evaluation import ItemToItemModel, evaluate_next_view
-from recstack.embeddings.itemknn import CoViewItemKNN, ItemKNNConfig
+from recstack.embeddings.itemknn import CoViewItemKNN, CoViewItemKNNConfig
 from recstack.embeddings.meta_prod2vec import PRESETS, MetaProd2Vec, MetaProd2VecConfig
 from recstack.embeddings.prod2vec import Prod2Vec, Prod2VecConfig
 from recstack.embeddings.scoring import RULES, select_scoring
@@ -92,7 +92,7 @@ def make_model(name: str, params: dict[str, Any] | None = None,
     if name == "prod2vec":
         return Prod2Vec(**asdict(build_config(Prod2VecConfig, overrides)))
     if name == "itemknn":
-        return CoViewItemKNN(**asdict(build_config(ItemKNNConfig, overrides)))
+        return CoViewItemKNN(**asdict(build_config(CoViewItemKNNConfig, overrides)))
     raise ConfigError(f"unknown model {name!r}", field="model", fix=f"use one of: "
                       f"{', '.join(MODELS)}")
 
