@@ -19,11 +19,13 @@ _EXPORTS = {
     "labels": ["ingest_labels", "join_by_entity", "prediction_frame"],
     "log": ["PredictionLog", "PredictionRecord", "open_store"],
     "performance": ["performance_by_window", "register_metric", "task_frame"],
+    "reference": ["REFERENCE_FILE", "model_reference", "write_reference"],
     "runner": ["MonitorJob", "MonitoringResult", "run_monitoring"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
+    "REFERENCE_FILE",
     "Alert",
     "AlertManager",
     "AlertRule",
@@ -43,6 +45,7 @@ __all__ = [
     "get_drift_method",
     "ingest_labels",
     "join_by_entity",
+    "model_reference",
     "open_store",
     "pca_reconstruction_error",
     "performance_by_window",
@@ -52,6 +55,7 @@ __all__ = [
     "register_metric",
     "run_monitoring",
     "task_frame",
+    "write_reference",
 ]
 
 if TYPE_CHECKING:
@@ -83,6 +87,7 @@ if TYPE_CHECKING:
         register_metric,
         task_frame,
     )
+    from recstack.monitoring.reference import REFERENCE_FILE, model_reference, write_reference
     from recstack.monitoring.runner import MonitoringResult, MonitorJob, run_monitoring
 
 

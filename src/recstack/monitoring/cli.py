@@ -64,12 +64,8 @@ def run(model: Annotated[str, typer.Option(help="model name as logged")],
     HTML report."""
     from recstack.errors import ConfigError
     from recstack.monitoring.alerts import AlertRule
-    from recstack.monitoring.runner import (
-        DEFAULT_RULES,
-        MonitorJob,
-        model_reference,
-        run_monitoring,
-    )
+    from recstack.monitoring.reference import model_reference
+    from recstack.monitoring.runner import DEFAULT_RULES, MonitorJob, run_monitoring
     from recstack.settings import get_settings
 
     if (reference is None) == (reference_model is None):

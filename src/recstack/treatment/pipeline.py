@@ -19,7 +19,8 @@ import joblib
 import pandas as pd
 
 from recstack.errors import ConfigError, DataError, NotFoundError
-from recstack.registry.models import REFERENCE_FILE, ModelRegistry, ModelVersionInfo
+from recstack.monitoring.reference import write_reference
+from recstack.registry.models import ModelRegistry, ModelVersionInfo
 from recstack.registry.tracking import log_params_flat, start_run
 from recstack.settings import Settings
 from recstack.treatment.estimator import TreatmentRecommender
@@ -222,8 +223,8 @@ def _register(model: TreatmentRecommender, config: FitConfig, settings: Settings
             "target": list(model.target), "alpha": model.alpha})
         # The exact training frame (from the feature store where it came from there) is what
         # monitoring compares live features against.
-        frame[[*model.feature_names_, model.treatment, model.outcome]].to_parquet(
-            directory / REFERENCE_FILE, index=False)
+        write_reference(frame[[*model.feature_names_, model.treatment, model.outcome]],
+                        directory)
         example = frame[model.feature_names_].head(2)
         version = registry.log_and_register(name, directory, PYFUNC_MODEL_FILE,
                                             treatment_signature(model), example, tags)
