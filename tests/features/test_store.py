@@ -164,7 +164,12 @@ def test_relative_paths_in_a_file_start_at_the_file(tmp_path, settings):
     assert store.get_training_frame(entity, ["prices:price"])["price"].tolist() == [200]
 
 
-def test_duckdb_table_sql_query_and_python_transformation_sources(tmp_path, settings):
+def test_duckdb_table_sql_query_and_python_transformation_sources(tmp_path, settings,
+                                                                   monkeypatch):
+    # A user's transformation module, importable the way a deployment would make it.
+    (tmp_path / "shop_transformations.py").write_text(
+        "def uppercase_city(frame):\n    return frame.assign(city=frame['city'].str.upper())\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
     db = tmp_path / "shop.duckdb"
     with duckdb.connect(str(db)) as conn:
         frame = prices()
@@ -176,7 +181,7 @@ def test_duckdb_table_sql_query_and_python_transformation_sources(tmp_path, sett
         view(name="from_sql", source=Source(
             kind="sql", query=f"SELECT * FROM read_parquet('{parquet}') WHERE city = 'Seoul'")),
         view(name="from_python", source=Source(kind="parquet", path=str(parquet)),
-             transformation_python="recstack.features.examples:uppercase_city"),
+             transformation_python="shop_transformations:uppercase_city"),
     ]
     store = FeatureStore(settings)
     store.apply(defs(*views))
