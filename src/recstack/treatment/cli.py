@@ -135,3 +135,31 @@ def report(model: ModelRef,
                         potential=read_table(potential) if potential else None,
                         n_patients=patients)
     console.print(f"report → {path}")
+
+
+@app.command("scenario")
+def scenario(model: Annotated[str, typer.Option(help="treatment or standin (fast)")
+                              ] = "treatment",
+             out: Annotated[Path | None, typer.Option(help="report folder")] = None) -> None:
+    """Simulated deployment: a new device reads ACD 0.3 mm deeper from week 6; weekly
+    monitoring passes show the drift alert first, the performance alerts when labels arrive."""
+    from recstack.errors import ConfigError
+    from recstack.settings import get_settings
+    from recstack.treatment.monitoring_scenario import run_scenario
+
+    if model not in ("treatment", "standin"):
+        raise ConfigError(f"unknown scenario model {model!r}", field="--model",
+                          fix="use treatment or standin")
+    settings = get_settings()
+    folder = out or settings.monitoring.resolved_store_path(settings.home).parent / "scenario"
+    with console.status("simulating 22 weeks of surgeries and weekly monitoring passes"):
+        result = run_scenario(settings, model=model,  # type: ignore[arg-type]
+                              out_dir=folder)
+    table = Table(title=f"ACD device from week {result.device_week}; labels "
+                        f"{result.label_delay_weeks} weeks late")
+    table.add_column("week", justify="right")
+    table.add_column("alerts sent")
+    for week, rules in result.alerts_by_week.items():
+        table.add_row(str(week), ", ".join(rules) or "-")
+    console.print(table)
+    console.print(f"report: {folder / 'scenario.html'}")
