@@ -6,6 +6,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from recstack.features.catalog import RegisteredView, ViewChange
     from recstack.features.definitions import (
         Definitions,
         Entity,
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
         SQLiteOnlineStoreConfig,
         register_online_store,
     )
-    from recstack.features.registry import RegisteredView, ViewChange
     from recstack.features.store import FeatureStore, OnlineFeatures, create_online_store
 
 _WHERE = {
@@ -37,11 +37,11 @@ _WHERE = {
     "OnlineStore": "recstack.features.online",
     "RedisOnlineStore": "recstack.features.online",
     "RedisOnlineStoreConfig": "recstack.features.online",
-    "RegisteredView": "recstack.features.registry",
+    "RegisteredView": "recstack.features.catalog",
     "SQLiteOnlineStore": "recstack.features.online",
     "SQLiteOnlineStoreConfig": "recstack.features.online",
     "Source": "recstack.features.definitions",
-    "ViewChange": "recstack.features.registry",
+    "ViewChange": "recstack.features.catalog",
     "create_online_store": "recstack.features.store",
     "load_definitions": "recstack.features.definitions",
     "register_online_store": "recstack.features.online",
