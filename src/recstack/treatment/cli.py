@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="Treatment recommendation: fit, predict, report.",
+app = typer.Typer(help="Treatment recommendation: fit, predict, report, monitoring scenario.",
                   no_args_is_help=True)
 console = Console()
 ModelRef = Annotated[str, typer.Option("--model", help="NAME, NAME@ALIAS or NAME/VERSION")]
