@@ -141,8 +141,11 @@ def report(model: ModelRef,
 def scenario(model: Annotated[str, typer.Option(help="treatment or standin (fast)")
                               ] = "treatment",
              out: Annotated[Path | None, typer.Option(help="report folder")] = None) -> None:
-    """Simulated deployment: a new device reads ACD 0.3 mm deeper from week 6; weekly
-    monitoring passes show the drift alert first, the performance alerts when labels arrive."""
+    """Simulated deployment: a new device reads ACD 0.3 mm deeper from week 6; weekly passes.
+
+    The drift alert fires in the device's first week, the performance alerts once its patients'
+    labels arrive (docs/treatment.md).
+    """
     from recstack.errors import ConfigError
     from recstack.settings import get_settings
     from recstack.treatment.monitoring_scenario import run_scenario
