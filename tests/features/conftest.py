@@ -1,4 +1,9 @@
-"""Fixtures of the feature-store tests: online stores of every backend, simulated clinic data."""
+"""Fixtures of the feature-store tests: online stores of every backend, simulated readings.
+
+The readings are the feature store's own small example, so its tests need no system: sensors
+(two per station, a composite key) read at irregular times, some rows recorded late and out of
+order, some corrected later (same reading time, later ``recorded_at``), plus a station profile.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from recstack.features import (
@@ -19,6 +26,100 @@ from recstack.features import (
 )
 
 REDIS_URL = os.environ.get("RECSTACK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+ORIGIN = "2024-01-01"
+
+READINGS_YAML = """\
+entities:
+  - name: station
+    join_keys: [station_id]
+  - name: sensor
+    join_keys: [station_id, sensor]
+    description: one of a station's two sensors ("N" or "S")
+views:
+  - name: sensor_readings
+    entities: [sensor]
+    source: {kind: frame, name: sensor_readings}
+    timestamp_field: read_at
+    created_timestamp_field: recorded_at   # a corrected row recorded later wins
+    ttl_seconds: 31536000                  # a reading older than a year is not used
+    transformation_sql: >
+      SELECT *, (low + high) / 2 AS mid FROM source
+    features:
+      - {name: level, dtype: float64}
+      - {name: low, dtype: float64}
+      - {name: high, dtype: float64}
+      - {name: mid, dtype: float64}
+  - name: station_profile
+    entities: [station]
+    source: {kind: frame, name: stations}
+    timestamp_field: updated_at
+    features:
+      - {name: altitude, dtype: int64}
+      - {name: region, dtype: string}
+"""
+
+
+def reading_frames(n_stations: int = 20, *, days: int = 540, correction_rate: float = 0.05,
+                   random_state: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(readings, stations)`` for ``READINGS_YAML``, starting at ``ORIGIN``.
+
+    readings: ``station_id``, ``sensor``, ``read_at``, ``recorded_at`` (UTC), ``level``,
+    ``low``, ``high``; one row per sensor and visit, plus corrected copies, in arrival order.
+    stations: ``station_id``, ``updated_at``, ``altitude``, ``region``.
+    """
+    rng = np.random.default_rng(random_state)
+    origin = pd.Timestamp(ORIGIN, tz="UTC")
+    ids = np.array([f"S{i:05d}" for i in range(n_stations)])
+    visits = rng.integers(1, 5, n_stations)
+    station = np.repeat(np.arange(n_stations), visits * 2)
+    day = np.repeat(rng.uniform(0, days, visits.sum()), 2)
+    n = len(station)
+    base = rng.normal(20.0, 5.0, n_stations)[station]
+    read_at = origin + pd.to_timedelta(day * 86400, unit="s").round("s")
+    # Most rows arrive within hours; some a week late (batch uploads).
+    delay_h = np.where(rng.random(n) < 0.1, rng.uniform(24, 24 * 7, n), rng.uniform(0, 4, n))
+    frame = pd.DataFrame({
+        "station_id": ids[station], "sensor": np.tile(["N", "S"], visits.sum()),
+        "read_at": read_at,
+        "recorded_at": read_at + pd.to_timedelta(delay_h * 3600, unit="s").round("s"),
+        "level": np.round(base + rng.normal(0, 1, n), 2),
+        "low": np.round(base - np.abs(rng.normal(1, .5, n)), 2),
+        "high": np.round(base + np.abs(rng.normal(1, .5, n)), 2),
+    })
+    fixes = frame.sample(frac=correction_rate, random_state=random_state).copy()
+    fixes["recorded_at"] += pd.Timedelta(days=2)
+    fixes["level"] = np.round(fixes["level"] + rng.normal(0, .5, len(fixes)), 2)
+    readings = (pd.concat([frame, fixes]).sample(frac=1.0, random_state=random_state)
+                .reset_index(drop=True))  # arrival order is not time order
+    stations = pd.DataFrame({
+        "station_id": ids, "updated_at": origin - pd.Timedelta(days=30),
+        "altitude": rng.integers(0, 3000, n_stations),
+        "region": rng.choice(["north", "south"], n_stations)})
+    return readings, stations
+
+
+@pytest.fixture(scope="session")
+def readings() -> Callable[..., tuple[pd.DataFrame, pd.DataFrame]]:
+    """:func:`reading_frames` (session-scoped, so hypothesis tests may use it)."""
+    return reading_frames
+
+
+@pytest.fixture(scope="session")
+def readings_definitions(tmp_path_factory) -> Path:
+    """``READINGS_YAML`` as a definitions file."""
+    path = tmp_path_factory.mktemp("definitions") / "readings.yaml"
+    path.write_text(READINGS_YAML)
+    return path
+
+
+@pytest.fixture(scope="session")
+def publish_readings(readings_definitions):
+    """``publish(store, readings, stations)``: write both sources and apply the definitions."""
+    def publish(store, readings: pd.DataFrame, stations: pd.DataFrame) -> None:
+        store.write_source("sensor_readings", readings)
+        store.write_source("stations", stations)
+        store.apply(readings_definitions)
+    return publish
 
 
 def _sqlite_store(tmp_path: Path) -> Iterator[OnlineStore]:

@@ -17,7 +17,6 @@ import pytest
 from typer.testing import CliRunner
 
 from recstack.features import FeatureStore
-from recstack.features.examples import CLINIC_DEFINITIONS, clinic_frames
 from recstack.settings import Settings
 
 
@@ -45,44 +44,44 @@ def _invoke(args: list[str], home: Path, monkeypatch) -> subprocess.CompletedPro
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
+def home(tmp_path_factory, readings) -> Path:
     home = tmp_path_factory.mktemp("cli") / "home"
-    measurements, patients = clinic_frames(20, random_state=4)
+    frame, stations = readings(20, random_state=4)
     store = FeatureStore(Settings(home=home))
-    store.write_source("clinic_measurements", measurements)
-    store.write_source("clinic_patients", patients)
+    store.write_source("sensor_readings", frame)
+    store.write_source("stations", stations)
     return home
 
 
-def test_apply_list_diff_materialize_get(home, tmp_path, monkeypatch):
-    applied = _invoke(["apply", str(CLINIC_DEFINITIONS)], home, monkeypatch)
+def test_apply_list_diff_materialize_get(home, tmp_path, monkeypatch, readings_definitions):
+    applied = _invoke(["apply", str(readings_definitions)], home, monkeypatch)
     assert applied.returncode == 0, applied.stderr
     assert applied.stdout.count("added") == 2
-    again = _invoke(["apply", str(CLINIC_DEFINITIONS)], home, monkeypatch)
+    again = _invoke(["apply", str(readings_definitions)], home, monkeypatch)
     assert again.stdout.count("unchanged") == 2 and "added" not in again.stdout
     listed = _invoke(["list"], home, monkeypatch)
-    assert "eye_measurements" in listed.stdout and "axial_length:float64" in listed.stdout
+    assert "sensor_readings" in listed.stdout and "level:float64" in listed.stdout
 
-    changed = tmp_path / "clinic.yaml"
-    changed.write_text(CLINIC_DEFINITIONS.read_text().replace("31536000", "86400"))
+    changed = tmp_path / "readings.yaml"
+    changed.write_text(readings_definitions.read_text().replace("31536000", "86400"))
     diff = _invoke(["diff", str(changed)], home, monkeypatch)
     assert diff.returncode == 0 and "changed" in diff.stdout and "ttl_seconds" in diff.stdout
 
     materialized = _invoke(["materialize", "--end", "2025-06-01"], home, monkeypatch)
     assert materialized.returncode == 0, materialized.stderr
     assert "entities written" in materialized.stdout
-    got = _invoke(["get", "-f", "patient_profile:age", "-e", '{"patient_id": "P00003"}'],
+    got = _invoke(["get", "-f", "station_profile:altitude", "-e", '{"station_id": "S00003"}'],
                   home, monkeypatch)
     assert got.returncode == 0, got.stderr
     body = json.loads(got.stdout)
-    patients = pd.read_parquet(home / "features" / "sources" / "clinic_patients.parquet")
-    expected = int(patients.set_index("patient_id").loc["P00003", "age"])
-    assert body["rows"] == [{"patient_id": "P00003", "age": expected}]
+    stations = pd.read_parquet(home / "features" / "sources" / "stations.parquet")
+    expected = int(stations.set_index("station_id").loc["S00003", "altitude"])
+    assert body["rows"] == [{"station_id": "S00003", "altitude": expected}]
 
 
 def test_errors_are_one_message_and_exit_code_2(home, tmp_path):
     missing = _run(["apply", str(tmp_path / "nope.yaml")], home)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr + missing.stdout
     assert "DEFINITIONS_FILE" in missing.stderr + missing.stdout
-    bad = _run(["get", "-f", "patient_profile:nope", "-e", '{"patient_id": "P1"}'], home)
+    bad = _run(["get", "-f", "station_profile:nope", "-e", '{"station_id": "S1"}'], home)
     assert bad.returncode == 2 and "nope" in bad.stderr + bad.stdout

@@ -99,28 +99,30 @@ def test_created_timestamp_breaks_ties_and_a_late_correction_wins(settings):
     assert frame["score"].tolist() == [_value("a", 10, 50), _value("a", 5, 99)]
 
 
-def test_several_views_and_entities_with_composite_keys(settings):
-    from recstack.features.examples import CLINIC_DEFINITIONS, clinic_frames
+def test_the_readings_have_corrections_and_late_out_of_order_rows(readings):
+    frame, stations = readings(30, random_state=3)
+    assert frame.duplicated(["station_id", "sensor", "read_at"]).any()  # corrections
+    assert (frame["recorded_at"] - frame["read_at"]).max() > pd.Timedelta("1D")
+    assert not frame["read_at"].is_monotonic_increasing
+    assert set(frame["station_id"]) <= set(stations["station_id"])
 
-    measurements, patients = clinic_frames(30, random_state=3)
+
+def test_several_views_and_entities_with_composite_keys(settings, readings, publish_readings):
+    frame, stations = readings(30, random_state=3)
     store = FeatureStore(settings)
-    store.write_source("clinic_measurements", measurements)
-    store.write_source("clinic_patients", patients)
-    store.apply(CLINIC_DEFINITIONS)
-    asked = measurements.sample(20, random_state=0)[["patient_id", "eye", "measured_at"]]
-    asked = asked.rename(columns={"measured_at": "event_timestamp"})
-    frame = store.get_training_frame(asked, ["eye_measurements:axial_length",
-                                             "eye_measurements:mean_k", "patient_profile:age"],
-                                     full_names=True)
-    for (_, row), (_, out) in zip(asked.iterrows(), frame.iterrows(), strict=True):
-        same = measurements[(measurements.patient_id == row.patient_id)
-                            & (measurements.eye == row.eye)
-                            & (measurements.measured_at <= row.event_timestamp)]
-        best = same.sort_values(["measured_at", "recorded_at"]).iloc[-1]
-        assert out["eye_measurements__axial_length"] == best["axial_length"]
-        assert out["eye_measurements__mean_k"] == pytest.approx((best.k1 + best.k2) / 2)
-        age = patients.set_index("patient_id").loc[row.patient_id, "age"]
-        assert out["patient_profile__age"] == age
+    publish_readings(store, frame, stations)
+    asked = frame.sample(20, random_state=0)[["station_id", "sensor", "read_at"]]
+    asked = asked.rename(columns={"read_at": "event_timestamp"})
+    got = store.get_training_frame(asked, ["sensor_readings:level", "sensor_readings:mid",
+                                           "station_profile:altitude"], full_names=True)
+    for (_, row), (_, out) in zip(asked.iterrows(), got.iterrows(), strict=True):
+        same = frame[(frame.station_id == row.station_id) & (frame.sensor == row.sensor)
+                     & (frame.read_at <= row.event_timestamp)]
+        best = same.sort_values(["read_at", "recorded_at"]).iloc[-1]  # corrections win
+        assert out["sensor_readings__level"] == best["level"]
+        assert out["sensor_readings__mid"] == pytest.approx((best.low + best.high) / 2)
+        altitude = stations.set_index("station_id").loc[row.station_id, "altitude"]
+        assert out["station_profile__altitude"] == altitude
 
 
 @pytest.mark.parametrize(("entity", "features", "error", "field"), [

@@ -1,4 +1,4 @@
-"""Definitions, versions and the registry: apply, diff, list; bad input leaves nothing behind."""
+"""Definitions, versions and the catalog: apply, diff, list; bad input leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -85,13 +85,32 @@ def test_diff_shows_changes_without_writing(store):
     changes = {c.name: c for c in store.diff(defs(view(ttl_seconds=60), other))}
     assert changes["prices"].status == "changed" and changes["other"].status == "added"
     assert [v.name for v in store.list_views()] == ["prices"]
-    assert store.diff(Definitions(entities=[]))[0].status == "only_in_registry"
+    assert store.diff(Definitions(entities=[]))[0].status == "only_in_catalog"
 
 
-def _registry_rows(store: FeatureStore) -> list:
-    if not store.registry.path.exists():
+def test_a_home_from_before_the_catalog_rename_keeps_its_views(store, settings):
+    version = store.apply(defs())[0].new_version
+    store.close()
+    store.catalog.path.rename(store.catalog.path.with_name("registry.db"))
+    reopened = FeatureStore(settings)
+    assert reopened.catalog.path.name == "registry.db"
+    assert [(v.name, v.version) for v in reopened.list_views()] == [("prices", version)]
+
+
+def test_the_catalog_refresh_setting_still_reads_its_old_name(monkeypatch):
+    from recstack.settings import Settings
+
+    monkeypatch.setenv("RECSTACK_FEATURES__REGISTRY_REFRESH_SECONDS", "7")
+    assert Settings().features.catalog_refresh_seconds == 7
+    monkeypatch.setenv("RECSTACK_FEATURES__CATALOG_REFRESH_SECONDS", "3")
+    monkeypatch.delenv("RECSTACK_FEATURES__REGISTRY_REFRESH_SECONDS")
+    assert Settings().features.catalog_refresh_seconds == 3
+
+
+def _catalog_rows(store: FeatureStore) -> list:
+    if not store.catalog.path.exists():
         return []
-    with sqlite3.connect(store.registry.path) as conn:
+    with sqlite3.connect(store.catalog.path) as conn:
         return [conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
                 for t in ("entities", "views", "active_views")]
 
@@ -118,15 +137,15 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_definitions_name_the_thing_and_leave_the_registry_as_it_was(store, case):
+def test_bad_definitions_name_the_thing_and_leave_the_catalog_as_it_was(store, case):
     good = view(name="good")
     store.apply(defs(good))
-    before = _registry_rows(store)
+    before = _catalog_rows(store)
     bad, error, field = BAD[case]
     with pytest.raises(error) as err:
         store.apply(defs(view(name="good", ttl_seconds=5), bad))
     assert err.value.field == field and err.value.fix, str(err.value)
-    assert _registry_rows(store) == before
+    assert _catalog_rows(store) == before
 
 
 def test_duplicate_view_names_are_rejected(store):
@@ -164,7 +183,12 @@ def test_relative_paths_in_a_file_start_at_the_file(tmp_path, settings):
     assert store.get_training_frame(entity, ["prices:price"])["price"].tolist() == [200]
 
 
-def test_duckdb_table_sql_query_and_python_transformation_sources(tmp_path, settings):
+def test_duckdb_table_sql_query_and_python_transformation_sources(tmp_path, settings,
+                                                                   monkeypatch):
+    # A user's transformation module, importable the way a deployment would make it.
+    (tmp_path / "shop_transformations.py").write_text(
+        "def uppercase_city(frame):\n    return frame.assign(city=frame['city'].str.upper())\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
     db = tmp_path / "shop.duckdb"
     with duckdb.connect(str(db)) as conn:
         frame = prices()
@@ -176,7 +200,7 @@ def test_duckdb_table_sql_query_and_python_transformation_sources(tmp_path, sett
         view(name="from_sql", source=Source(
             kind="sql", query=f"SELECT * FROM read_parquet('{parquet}') WHERE city = 'Seoul'")),
         view(name="from_python", source=Source(kind="parquet", path=str(parquet)),
-             transformation_python="recstack.features.examples:uppercase_city"),
+             transformation_python="shop_transformations:uppercase_city"),
     ]
     store = FeatureStore(settings)
     store.apply(defs(*views))

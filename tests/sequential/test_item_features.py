@@ -7,8 +7,13 @@ import pytest
 
 from recstack.data.synthetic import TravelConfig, generate_travel
 from recstack.errors import DataError
+from recstack.features import FeatureStore
 from recstack.sequential.bundle import Query, RecommenderBundle
-from recstack.sequential.item_features import item_metadata_from_store, publish_catalogue
+from recstack.sequential.item_features import (
+    TRAVEL_DEFINITIONS,
+    item_metadata_from_store,
+    publish_catalogue,
+)
 from recstack.sequential.pipeline import TrainConfig, train
 
 FEATURES = ["product_metadata:city", "product_metadata:category"]
@@ -59,3 +64,22 @@ def test_metadata_frame_is_indexed_like_the_dataset(travel_home):
     by_id = products.set_index(products["item_id"].astype(str))
     assert frame["city"].tolist() == by_id.loc[ids, "city"].tolist()
     assert len(refs) == 2
+
+
+def test_travel_product_metadata_online_and_offline(settings):
+    products = generate_travel(TravelConfig(n_users=50, n_products=80, n_countries=3,
+                                            seed=2)).products
+    store = FeatureStore(settings)
+    store.write_source("travel_products",
+                       products.assign(updated_at=pd.Timestamp("2024-01-01", tz="UTC")))
+    store.apply(TRAVEL_DEFINITIONS)
+    store.materialize(end="2025-01-01")
+    ids = products["item_id"].sample(10, random_state=0).tolist()
+    features = ["product_metadata:city", "product_metadata:category", "product_metadata:price"]
+    online = store.get_online_features(pd.DataFrame({"item_id": ids}), features).to_frame()
+    expected = products.set_index("item_id").loc[ids, ["city", "category", "price"]]
+    assert online[["city", "category", "price"]].to_numpy().tolist() == \
+        expected.to_numpy().tolist()
+    offline = store.get_training_frame(
+        pd.DataFrame({"item_id": ids, "event_timestamp": "2025-01-01"}), features)
+    assert offline["city"].tolist() == online["city"].tolist()

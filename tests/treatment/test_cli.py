@@ -61,3 +61,8 @@ def test_simulate_fit_predict_and_clear_errors(recstack, tmp_path: Path):
         code, out = recstack(*args)
         assert code == 2, out
         assert field in out and "Fix:" in out and "Traceback" not in out
+
+
+def test_scenario_is_a_treatment_command_that_checks_its_model(recstack):
+    code, out = recstack("scenario", "--model", "nope")
+    assert code == 2 and "--model" in out and "standin" in out and "Traceback" not in out

@@ -114,7 +114,8 @@ def test_fit_from_store_then_serve_the_same_features_online(published):
 
 def test_monitoring_compares_served_store_features_with_the_registered_training_frame(published):
     """Serving reads the follow-up measurement (ACD 0.6 mm shallower): drift on acd_mm."""
-    from recstack.monitoring.runner import MonitorJob, model_reference, run_monitoring
+    from recstack.monitoring.reference import model_reference
+    from recstack.monitoring.runner import MonitorJob, run_monitoring
 
     settings, cohort, store, path = published
     result = fit(FitConfig(data=path, store_features=[f"{ICL_VIEW}:*"], params=FAST,

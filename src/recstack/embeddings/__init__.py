@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from recstack.embeddings.bundle import SimilarItem, SimilarItemsBundle
     from recstack.embeddings.evaluation import evaluate_next_view
     from recstack.embeddings.index import VectorIndex, available_indexes, index_class
-    from recstack.embeddings.itemknn import CoViewItemKNN
+    from recstack.embeddings.itemknn import CoViewItemKNN, CoViewItemKNNConfig
     from recstack.embeddings.meta_prod2vec import MetaProd2Vec, MetaProd2VecConfig
     from recstack.embeddings.models import (
         EmbeddingModel,
@@ -38,7 +38,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "bundle": ["SimilarItem", "SimilarItemsBundle"],
     "evaluation": ["evaluate_next_view"],
     "index": ["VectorIndex", "available_indexes", "index_class"],
-    "itemknn": ["CoViewItemKNN"],
+    "itemknn": ["CoViewItemKNN", "CoViewItemKNNConfig"],
     "meta_prod2vec": ["MetaProd2Vec", "MetaProd2VecConfig"],
     "models": ["EmbeddingModel", "embedding_model", "embedding_models",
                "register_embedding_model"],

@@ -70,6 +70,6 @@ def embedding_models(*, vectors: bool | None = None) -> list[str]:
 
 def config_from_overrides(config_cls: type, overrides: dict[str, Any]) -> Any:
     """A model's config dataclass from ``key=value`` overrides, names and types checked."""
-    from recstack.sequential.base import build_config
+    from recstack.configs import build_config
 
     return build_config(config_cls, overrides)

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
         online_stores,
         register_online_store,
     )
-    from recstack.features.registry import RegisteredView, ViewChange
     from recstack.features.store import FeatureStore, OnlineFeatures, create_online_store
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
@@ -41,6 +40,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
                     "load_definitions"],
     "online": ["OnlineRecord", "OnlineStore", "RedisOnlineStore", "SQLiteOnlineStore",
                "online_stores", "register_online_store"],
-    "registry": ["RegisteredView", "ViewChange"],
+    "catalog": ["FeatureCatalog", "RegisteredView", "ViewChange"],
     "store": ["FeatureStore", "OnlineFeatures", "create_online_store"],
 })

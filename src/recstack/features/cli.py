@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from recstack.features.registry import ViewChange
+    from recstack.features.catalog import ViewChange
     from recstack.features.store import FeatureStore
 
 app = typer.Typer(help="Feature store: apply, list, diff, materialize.",
@@ -47,7 +47,7 @@ def apply(definitions: DefinitionsFile) -> None:
 @app.command()
 def diff(definitions: DefinitionsFile) -> None:
     """Show what ``apply`` would change, without changing anything."""
-    console.print(_changes_table(f"{definitions} vs the registry", _store().diff(definitions)))
+    console.print(_changes_table(f"{definitions} vs the catalog", _store().diff(definitions)))
 
 
 @app.command("list")

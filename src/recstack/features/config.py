@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
 class SQLiteOnlineStoreConfig(BaseModel):
@@ -57,11 +57,13 @@ class FeatureStoreSettings(BaseModel):
     online: OnlineStoreConfig = Field(
         default_factory=SQLiteOnlineStoreConfig,
         description="online store backend, chosen by its 'type': 'sqlite' or 'redis'")
-    registry_refresh_seconds: float = Field(
-        5.0, ge=0, description="how long a process trusts its cached copy of the registry "
-                               "before re-reading which versions are active")
+    catalog_refresh_seconds: float = Field(
+        5.0, ge=0, description="how long a process trusts its cached copy of the feature catalog "
+                               "before re-reading which versions are active",
+        # the name before the catalog was renamed (RECSTACK_FEATURES__REGISTRY_REFRESH_SECONDS)
+        validation_alias=AliasChoices("catalog_refresh_seconds", "registry_refresh_seconds"))
     home: Path | None = Field(
-        None, description="registry, managed sources and the SQLite online store; "
+        None, description="feature catalog, managed sources and the SQLite online store; "
                           "default: <home>/features")
 
     @model_validator(mode="before")

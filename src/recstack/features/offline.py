@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recstack.errors import ConfigError, DataError, NotFoundError
+from recstack.features.catalog import RegisteredView
 from recstack.features.definitions import load_python_transformation
-from recstack.features.registry import RegisteredView
 
 TS, CREATED, ROW, ENTITY_TS = "__ts", "__created", "__row", "__entity_ts"
 _SQL_TYPES = {"int64": "BIGINT", "float64": "DOUBLE", "string": "VARCHAR", "bool": "BOOLEAN"}

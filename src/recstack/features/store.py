@@ -22,6 +22,7 @@ import pandas as pd
 from rich.progress import Progress
 
 from recstack.errors import ConfigError, DataError
+from recstack.features.catalog import FeatureCatalog, RegisteredView, ViewChange
 from recstack.features.config import SQLiteOnlineStoreConfig
 from recstack.features.definitions import Definitions, Source, load_definitions
 from recstack.features.offline import (
@@ -39,7 +40,6 @@ from recstack.features.online import (
     entity_key,
     online_store_class,
 )
-from recstack.features.registry import FeatureRegistry, RegisteredView, ViewChange
 from recstack.jobs import ResumableJob
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FeatureRef:
-    """``view[@version]:feature`` resolved against the registry."""
+    """``view[@version]:feature`` resolved against the catalog."""
 
     registered: RegisteredView
     feature: str
@@ -82,8 +82,16 @@ class _OnlinePlan:
 
 
 def feature_home(settings: Settings) -> Path:
-    """Where the registry, managed sources and the SQLite online store live."""
+    """Where the catalog, managed sources and the SQLite online store live."""
     return settings.features.home or settings.home / "features"
+
+
+def catalog_path(home: Path) -> Path:
+    """``<home>/catalog.db``; a home created before the catalog's rename keeps ``registry.db``."""
+    legacy = home / "registry.db"
+    if legacy.is_file() and not (home / "catalog.db").exists():
+        return legacy  # reading it in place loses nothing; a rename could race another process
+    return home / "catalog.db"
 
 
 def create_online_store(settings: Settings) -> OnlineStore:
@@ -105,10 +113,10 @@ class FeatureStore:
     def __init__(self, settings: Settings, online_store: OnlineStore | None = None):
         self.settings = settings
         self.home = feature_home(settings)
-        self.registry = FeatureRegistry(self.home / "registry.db")
+        self.catalog = FeatureCatalog(catalog_path(self.home))
         self.sources_dir = self.home / "sources"
         self._online = online_store
-        # Serving resolves feature names on every request: keep the registry in memory and
+        # Serving resolves feature names on every request: keep the catalog in memory and
         # re-read it every few seconds (and after our own apply) rather than per request.
         self._cache_loaded_at = -float("inf")
         self._cache: dict[str, list[RegisteredView]] = {}
@@ -147,7 +155,7 @@ class FeatureStore:
         definitions = self._definitions(definitions)
         conn = connect()
         try:
-            for change in self.registry.diff(definitions):
+            for change in self.catalog.diff(definitions):
                 if change.status in {"added", "changed"}:
                     view = next(v for v in definitions.views if v.name == change.name)
                     entities = definitions.entity_map()
@@ -156,15 +164,15 @@ class FeatureStore:
                     view_relation(conn, candidate, self.sources_dir)
         finally:
             conn.close()
-        changes = self.registry.write(definitions)
+        changes = self.catalog.write(definitions)
         self._cache_loaded_at = -float("inf")
         return changes
 
     def diff(self, definitions: Definitions | str | Path) -> list[ViewChange]:
-        return self.registry.diff(self._definitions(definitions))
+        return self.catalog.diff(self._definitions(definitions))
 
     def list_views(self, *, all_versions: bool = False) -> list[RegisteredView]:
-        return self.registry.views(all_versions=all_versions)
+        return self.catalog.views(all_versions=all_versions)
 
     def _definitions(self, definitions: Definitions | str | Path) -> Definitions:
         if not isinstance(definitions, Definitions):
@@ -194,10 +202,10 @@ class FeatureStore:
         return refs
 
     def _refresh_cache(self, *, force: bool = False) -> None:
-        max_age = self.settings.features.registry_refresh_seconds
+        max_age = self.settings.features.catalog_refresh_seconds
         if force or time.monotonic() - self._cache_loaded_at > max_age:
             cache: dict[str, list[RegisteredView]] = {}
-            for registered in self.registry.views(all_versions=True):
+            for registered in self.catalog.views(all_versions=True):
                 cache.setdefault(registered.name, []).append(registered)
             self._cache, self._resolved, self._plans = cache, {}, {}
             self._cache_loaded_at = time.monotonic()
@@ -209,7 +217,7 @@ class FeatureStore:
                     return registered
             if attempt == 0:  # perhaps applied by another process since the last refresh
                 self._refresh_cache(force=True)
-        return self.registry.get(name, version)  # raises NotFoundError naming the known ones
+        return self.catalog.get(name, version)  # raises NotFoundError naming the known ones
 
     # -- offline -----------------------------------------------------------------------------
 
@@ -284,13 +292,13 @@ class FeatureStore:
         if start_ts is not None and start_ts >= end_ts:
             raise ConfigError("start must be before end", field="start",
                               fix="give start < end")
-        chosen = {r.table: r for r in ([self.registry.get(*v.split("@", 1)) for v in views]
+        chosen = {r.table: r for r in ([self.catalog.get(*v.split("@", 1)) for v in views]
                                        if views else self.list_views())}
         job = ResumableJob(self.home / "jobs", _materialize_job_id(
             list(chosen), start_ts, None if end is None else end_ts))
         # Pinned on the first attempt: a resumed job must not move its window.
         pinned = job.parameters({"end_us": _us(end_ts), "since_us": {
-            table: self.registry.materialized_until(r) for table, r in chosen.items()}})
+            table: self.catalog.materialized_until(r) for table, r in chosen.items()}})
         if pinned["end_us"] != _us(end_ts):
             logger.warning("resuming a killed materialisation up to %s; run again to reach now",
                            pd.Timestamp(pinned["end_us"], unit="us"))
@@ -307,7 +315,7 @@ class FeatureStore:
                     relation = view_relation(conn, registered, self.sources_dir)
                     cursor = latest_rows(conn, relation, since, end_ts)
                     written = self._copy(cursor, registered, bar, task)
-                    self.registry.record_materialization(registered, pinned["end_us"])
+                    self.catalog.record_materialization(registered, pinned["end_us"])
                     return written
 
                 summary = job.run(list(chosen), copy_view, progress=bar, stop_on_error=True)
@@ -365,7 +373,7 @@ class FeatureStore:
         return result
 
     def _online_plan(self, features: Sequence[str], full_names: bool) -> _OnlinePlan:
-        """What to read from which table; cached with the registry (one request = one lookup)."""
+        """What to read from which table; cached with the catalog (one request = one lookup)."""
         key = (*features, f"full_names={full_names}")
         refs = self.resolve(features)  # refreshes the cache when stale, clearing old plans
         if key not in self._plans:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         register_metric,
         task_frame,
     )
+    from recstack.monitoring.reference import REFERENCE_FILE, model_reference, write_reference
     from recstack.monitoring.runner import MonitoringResult, MonitorJob, run_monitoring
     from recstack.monitoring.store import (
         LogStore,
@@ -68,6 +69,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "labels": ["ingest_labels", "join_by_entity", "prediction_frame"],
     "log": ["PredictionLog", "PredictionRecord", "open_store"],
     "performance": ["performance_by_window", "register_metric", "task_frame"],
+    "reference": ["REFERENCE_FILE", "model_reference", "write_reference"],
     "runner": ["MonitorJob", "MonitoringResult", "run_monitoring"],
     "store": ["LogStore", "log_store_class", "log_stores", "register_log_store"],
 })

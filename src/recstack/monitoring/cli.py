@@ -64,12 +64,8 @@ def run(model: Annotated[str, typer.Option(help="model name as logged")],
     HTML report."""
     from recstack.errors import ConfigError
     from recstack.monitoring.alerts import AlertRule
-    from recstack.monitoring.runner import (
-        DEFAULT_RULES,
-        MonitorJob,
-        model_reference,
-        run_monitoring,
-    )
+    from recstack.monitoring.reference import model_reference
+    from recstack.monitoring.runner import DEFAULT_RULES, MonitorJob, run_monitoring
     from recstack.settings import get_settings
 
     if (reference is None) == (reference_model is None):
@@ -149,29 +145,3 @@ def alerts_cmd(retry: Annotated[bool, typer.Option(help="resend pending alerts")
                       (row["last_error"] or "")[:60])
     console.print(table)
 
-
-@app.command("scenario")
-def scenario(model: Annotated[str, typer.Option(help="treatment or standin (fast)")
-                              ] = "treatment",
-             out: Annotated[Path | None, typer.Option(help="report folder")] = None) -> None:
-    """Simulated deployment: a new device reads ACD 0.3 mm deeper from week 6; weekly passes."""
-    from recstack.errors import ConfigError
-    from recstack.monitoring.scenario import run_scenario
-    from recstack.settings import get_settings
-
-    if model not in ("treatment", "standin"):
-        raise ConfigError(f"unknown scenario model {model!r}", field="--model",
-                          fix="use treatment or standin")
-    settings = get_settings()
-    folder = out or settings.monitoring.resolved_store_path(settings.home).parent / "scenario"
-    with console.status("simulating 22 weeks of surgeries and weekly monitoring passes"):
-        result = run_scenario(settings, model=model,  # type: ignore[arg-type]
-                              out_dir=folder)
-    table = Table(title=f"ACD device from week {result.device_week}; labels "
-                        f"{result.label_delay_weeks} weeks late")
-    table.add_column("week", justify="right")
-    table.add_column("alerts sent")
-    for week, rules in result.alerts_by_week.items():
-        table.add_row(str(week), ", ".join(rules) or "-")
-    console.print(table)
-    console.print(f"report: {folder / 'scenario.html'}")

@@ -102,17 +102,6 @@ class MonitoringResult:
         }
 
 
-def model_reference(model_ref: str, settings: Settings) -> pd.DataFrame:
-    """The training frame a registered version carries (``reference.parquet`` in its bundle)."""
-    from recstack.registry.models import REFERENCE_FILE, ModelRegistry
-
-    registry = ModelRegistry(settings)
-    path = registry.download(registry.resolve(model_ref)) / REFERENCE_FILE
-    if not path.is_file():
-        raise DataError(f"model {model_ref!r} was registered without its training frame",
-                        field="reference_model",
-                        fix="pass --reference with the training frame (CSV or Parquet)")
-    return pd.read_parquet(path)
 
 
 def run_monitoring(job: MonitorJob, settings: Settings, *,

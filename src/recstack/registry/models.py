@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 _REF = re.compile(
     r"^(?P<name>[A-Za-z0-9_.\-]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<version>\d+))?$")
 # mlflow's own dependency list would be inferred by importing everything (slow); state it.
-# A bundle may carry the frame its model was trained on: monitoring's default drift reference.
-REFERENCE_FILE = "reference.parquet"
 PIP_REQUIREMENTS = ["recstack", "mlflow==3.17.2", "numpy", "pandas", "scipy", "pyarrow"]
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 
 from recstack.data.splits import Split
 from recstack.errors import DataError
 from recstack.settings import Settings
+
+# The catalogue's product metadata as a feature view (``product_metadata``, keyed by item_id).
+TRAVEL_DEFINITIONS = Path(__file__).parent / "feature_definitions" / "travel.yaml"
 
 
 def item_metadata_from_store(item_ids: Sequence[str], features: Sequence[str],
@@ -58,7 +62,6 @@ def publish_catalogue(products: pd.DataFrame, settings: Settings,
                       updated_at: pd.Timestamp | None = None) -> dict[str, int]:
     """Write the travel catalogue to the ``product_metadata`` view (``travel.yaml``), apply
     the definitions and materialise them; returns records written per view version."""
-    from recstack.features.examples import TRAVEL_DEFINITIONS
     from recstack.features.store import FeatureStore
 
     if "item_id" not in products.columns:

@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from recstack.configs import build_config
 from recstack.data.splits import EvalSet
 from recstack.evaluation import count_items, evaluate_scores
-from recstack.sequential.base import FitContext, Recommender, build_config, register_model
+from recstack.sequential.base import FitContext, Recommender, register_model
 from recstack.sequential.modules import ItemFeatures, field_names, pad_left
 from recstack.sequential.training import TrainingConfig, TrainingHistory, fit_sequences
 from recstack.training import Validator

@@ -67,7 +67,7 @@ def fit_clinic(settings: Settings, console: Console, quick: bool = False) -> dic
 
 def run_monitoring_scenario(settings: Settings, console: Console, quick: bool = False) -> None:
     """Monitoring: 22 simulated weeks; a device reading ACD deeper arrives in week 6."""
-    from recstack.treatment.scenario import run_scenario
+    from recstack.treatment.monitoring_scenario import run_scenario
 
     folder = settings.home / "reports" / "monitoring-scenario"
     with console.status("monitoring: simulating 22 weeks of surgeries and weekly passes"):

@@ -9,20 +9,20 @@ reads the same view online, and the model records which view versions it was tra
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from recstack.errors import ConfigError, DataError, NotFoundError
-from recstack.features.examples import EXAMPLES_DIR
 from recstack.treatment.simulator import FEATURE_COLUMNS
 
 if TYPE_CHECKING:
     from recstack.features.store import FeatureStore
 
 ICL_VIEW = "icl_measurements"
-ICL_DEFINITIONS = EXAMPLES_DIR / "icl.yaml"
+ICL_DEFINITIONS = Path(__file__).parent / "feature_definitions" / "icl.yaml"
 LABEL_TIMESTAMP = "event_timestamp"
 FOLLOW_UP_DAYS = 90  # vault is measured about three months after surgery
 

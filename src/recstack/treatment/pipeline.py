@@ -18,8 +18,9 @@ import joblib
 import pandas as pd
 
 from recstack.errors import ConfigError, DataError, NotFoundError
+from recstack.monitoring.reference import write_reference
 from recstack.registry.bundles import log_bundle
-from recstack.registry.models import REFERENCE_FILE, ModelRegistry, ModelVersionInfo
+from recstack.registry.models import ModelRegistry, ModelVersionInfo
 from recstack.registry.tracking import log_params_flat, start_run
 from recstack.settings import Settings
 from recstack.tables import read_table
@@ -208,8 +209,8 @@ def _register(model: TreatmentRecommender, config: FitConfig, settings: Settings
             "target": list(model.target), "alpha": model.alpha})
         # The exact training frame (from the feature store where it came from there) is what
         # monitoring compares live features against.
-        frame[[*model.feature_names_, model.treatment, model.outcome]].to_parquet(
-            directory / REFERENCE_FILE, index=False)
+        write_reference(frame[[*model.feature_names_, model.treatment, model.outcome]],
+                        directory)
 
     version = log_bundle(registry, name, write, kind="treatment", python_model=PYFUNC_MODEL_FILE,
                          signature=treatment_signature(model),

@@ -2,10 +2,11 @@
 
 Similarity between items i and j counts how often j follows i within ``window`` positions in a
 training sequence, each pair weighted 1/distance, then normalised as an asymmetric cosine
-``C[i, j] / (n_i ** alpha * n_j ** (1 - alpha))`` (Aiolli, 2013). A user is scored from the last
-``n_recent`` items of the history with weights ``decay ** age``, so recent clicks count most;
-``window=1, n_recent=1`` is a first-order Markov chain. A tiny popularity term breaks ties so
-items without co-occurrence still rank sensibly.
+``C[i, j] / (n_i ** alpha * n_j ** (1 - alpha))`` (Aiolli, 2013); the counting lives in
+:mod:`recstack.data.cooccurrence`, shared with the embeddings' co-view baseline. A user is
+scored from the last ``n_recent`` items of the history with weights ``decay ** age``, so recent
+clicks count most; ``window=1, n_recent=1`` is a first-order Markov chain. A tiny popularity
+term breaks ties so items without co-occurrence still rank sensibly.
 """
 
 from __future__ import annotations
@@ -17,12 +18,20 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
+from recstack.data.cooccurrence import cooccurrence
 from recstack.errors import ConfigError
 from recstack.sequential.base import FitContext, Recommender, register_model
 
 
 @dataclass
 class ItemKNNConfig:
+    """Next-item kNN: directed by default ("j after i") and scored from a decayed history.
+
+    Not to be confused with :class:`recstack.embeddings.itemknn.CoViewItemKNNConfig`, the
+    embeddings' "viewed together" baseline, which counts both orders (``directed=False``) and
+    queries one item, so it has no ``n_recent``, ``decay`` or ``popularity_weight``.
+    """
+
     window: int = 3  # how far ahead a later click still counts as co-occurring
     directed: bool = True  # only "j after i"; False also counts "j before i"
     alpha: float = 0.5  # 0.5 = cosine; higher penalises popular source items more
@@ -49,33 +58,10 @@ class ItemKNNRecommender(Recommender):
     def fit(self, sequences: list[np.ndarray], n_items: int,
             context: FitContext | None = None) -> Self:
         cfg = self.config
-        seqs = [np.asarray(s, dtype=np.int64) for s in sequences if len(s) > 0]
-        flat = np.concatenate(seqs) if seqs else np.zeros(0, dtype=np.int64)
-        seq_id = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
-        rows, cols, vals = [], [], []
-        for d in range(1, cfg.window + 1):
-            same = seq_id[:-d] == seq_id[d:]  # pairs that do not cross a sequence boundary
-            src, dst = flat[:-d][same], flat[d:][same]
-            rows.append(src)
-            cols.append(dst)
-            vals.append(np.full(len(src), 1.0 / d, dtype=np.float32))
-            if not cfg.directed:
-                rows.append(dst)
-                cols.append(src)
-                vals.append(np.full(len(src), 1.0 / d, dtype=np.float32))
-        shape = (n_items + 1, n_items + 1)
-        co = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                           shape=shape).tocsr()
-        co.setdiag(0)
-        co.eliminate_zeros()
-        counts = np.bincount(flat, minlength=n_items + 1).astype(np.float64)
-        norm_src = np.power(np.maximum(counts, 1.0), cfg.alpha)
-        norm_dst = np.power(np.maximum(counts, 1.0), 1.0 - cfg.alpha)
-        sim = sp.diags(1.0 / norm_src) @ co @ sp.diags(1.0 / norm_dst)
-        self.similarity_ = _keep_top_per_row(sim.tocsr(), cfg.n_neighbours).astype(np.float32)
-        pop = counts / max(counts.max(), 1.0)
-        pop[0] = 0.0
-        self.popularity_ = pop.astype(np.float32)
+        co = cooccurrence(sequences, n_items, window=cfg.window, directed=cfg.directed,
+                          alpha=cfg.alpha, n_neighbours=cfg.n_neighbours)
+        self.similarity_ = co.similarity
+        self.popularity_ = co.popularity
         self.n_items_ = n_items
         return self
 
@@ -104,16 +90,3 @@ class ItemKNNRecommender(Recommender):
         self.popularity_ = np.load(directory / "popularity.npy")
         self.n_items_ = len(self.popularity_) - 1
 
-
-def _keep_top_per_row(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
-    """Zero all but the ``n`` largest entries of each row."""
-    matrix = matrix.tocsr()
-    indptr, data = matrix.indptr, matrix.data
-    keep = np.ones(len(data), dtype=bool)
-    for r in np.flatnonzero(np.diff(indptr) > n):  # only rows that are too long
-        start, end = indptr[r], indptr[r + 1]
-        drop = np.argpartition(data[start:end], end - start - n)[: end - start - n]
-        keep[start + drop] = False
-    matrix.data = np.where(keep, data, 0.0)
-    matrix.eliminate_zeros()
-    return matrix

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from recstack.monitoring.scenario import run_scenario
-
-pytest.importorskip("recstack.treatment.simulator")
+from recstack.treatment.monitoring_scenario import run_scenario
 
 
 def _check(result) -> None:

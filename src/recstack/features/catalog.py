@@ -1,8 +1,8 @@
-"""The feature registry: a small SQLite database of entities and every version of every view.
+"""The feature catalog: a small SQLite database of entities and every version of every view.
 
 Each ``apply`` is one transaction, so a failed apply leaves nothing half-written. Old versions
 stay readable (``view@version:feature``); the newest applied version of a view is its active
-one.
+one. (Not to be confused with :mod:`recstack.registry`, the MLflow model registry.)
 """
 
 from __future__ import annotations
@@ -52,16 +52,16 @@ class RegisteredView:
 
 @dataclass(frozen=True)
 class ViewChange:
-    """How a view in a definitions file differs from the registry."""
+    """How a view in a definitions file differs from the catalog."""
 
     name: str
-    status: str  # added | changed | unchanged | only_in_registry
+    status: str  # added | changed | unchanged | only_in_catalog
     old_version: str | None = None
     new_version: str | None = None
     changed_fields: list[str] = field(default_factory=list)
 
 
-class FeatureRegistry:
+class FeatureCatalog:
     """Entities and view versions in ``path`` (SQLite)."""
 
     def __init__(self, path: str | Path):
@@ -115,7 +115,7 @@ class FeatureRegistry:
                             fix=f"use one of {[v.version for v in versions]}")
 
     def diff(self, definitions: Definitions) -> list[ViewChange]:
-        """Per view: added, changed (which fields), unchanged; and views only in the registry."""
+        """Per view: added, changed (which fields), unchanged; and views only in the catalog."""
         entities = definitions.entity_map()
         active = {v.name: v for v in self.views()}
         changes = []
@@ -133,7 +133,7 @@ class FeatureRegistry:
                                 if before.get(k) != after.get(k))
                 changes.append(ViewChange(view.name, "changed", old.version, new_version, fields))
         in_file = {v.name for v in definitions.views}
-        changes += [ViewChange(name, "only_in_registry", old.version)
+        changes += [ViewChange(name, "only_in_catalog", old.version)
                     for name, old in sorted(active.items()) if name not in in_file]
         return changes
 

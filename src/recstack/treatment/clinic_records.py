@@ -1,8 +1,11 @@
-"""Example definitions (``clinic.yaml``, ``travel.yaml``) and simulated clinic measurements.
+"""Simulated eye-clinic records and their feature definitions (``clinic.yaml``).
 
 ``clinic_frames`` simulates what arrives at an eye clinic: patients measured at visits over a
 year or two, some rows corrected later (same visit, later ``recorded_at``), some recorded late
-and out of order. The treatment recommender's worked example in docs/features.md uses it.
+and out of order. ``CLINIC_DEFINITIONS`` describes those frames as feature views (one eye's
+measurements, one patient's profile); the feature store's worked example in docs/features.md
+uses both. The lens-size recommender's own view (``icl.yaml``) is in
+:mod:`recstack.treatment.feature_views`.
 """
 
 from __future__ import annotations
@@ -12,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-EXAMPLES_DIR = Path(__file__).parent
-CLINIC_DEFINITIONS = EXAMPLES_DIR / "clinic.yaml"
-TRAVEL_DEFINITIONS = EXAMPLES_DIR / "travel.yaml"
+CLINIC_DEFINITIONS = Path(__file__).parent / "feature_definitions" / "clinic.yaml"
 
 
 def clinic_frames(n_patients: int = 200, *, start: str = "2024-01-01", days: int = 540,
@@ -59,7 +60,3 @@ def clinic_frames(n_patients: int = 200, *, start: str = "2024-01-01", days: int
         "age": rng.integers(20, 60, n_patients), "sex": rng.choice(["F", "M"], n_patients)})
     return measurements, patients
 
-
-def uppercase_city(frame: pd.DataFrame) -> pd.DataFrame:
-    """An example Python transformation (``transformation_python: ...examples:uppercase_city``)."""
-    return frame.assign(city=frame["city"].str.upper())

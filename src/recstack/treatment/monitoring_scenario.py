@@ -1,5 +1,7 @@
 """A simulated deployment of the ICL vault model in which a new device reads ACD 0.3 mm deeper.
 
+The treatment system's showcase of the monitoring spine (``recstack treatment scenario``).
+
 Patients are simulated week by week with ``recstack.treatment.simulator.simulate``; from
 ``device_week`` on, recorded ACD carries the device's bias. Every prediction is logged; the
 vault (the label) arrives ``label_delay_weeks`` later (three months). A monitoring pass runs at
