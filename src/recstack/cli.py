@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from recstack.errors import RecstackError, missing_extra
@@ -205,13 +206,13 @@ def main() -> None:
     try:
         build_app()()
     except RecstackError as exc:
-        console.print(f"[bold red]error[/bold red] {exc}", highlight=False)
+        console.print(f"[bold red]error[/bold red] {escape(str(exc))}", highlight=False)
         raise SystemExit(2) from None
     except ModuleNotFoundError as exc:
         error = missing_extra(exc)
         if error is None:
             raise
-        console.print(f"[bold red]error[/bold red] {error}", highlight=False)
+        console.print(f"[bold red]error[/bold red] {escape(str(error))}", highlight=False)
         raise SystemExit(2) from None
 
 

@@ -41,7 +41,7 @@ def test_cache_loads_once_and_follows_a_promoted_champion(tmp_path):
     assert info.version == second.version != first.version and newer is not bundle
     # A version of another kind is refused before it is downloaded, naming the field.
     registry = ModelRegistry(settings)
-    registry.client.set_model_version_tag(first.name, first.version, "model_type", "sasrec")
+    registry.client.set_model_version_tag(first.name, first.version, "kind", "sequential")
     with pytest.raises(NotFoundError) as err:
         similar_items_cache(settings).get(f"{first.name}/{first.version}")
     assert err.value.field == "model"

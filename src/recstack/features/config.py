@@ -74,4 +74,9 @@ class FeatureStoreSettings(BaseModel):
             if old:
                 raise ValueError("renamed settings: " + "; ".join(
                     f"features.{key} is now {_RENAMED[key]}" for key in old))
+            online = data.get("online")
+            if isinstance(online, dict) and "type" not in online:
+                # The default type, so that a Redis key without TYPE=redis is refused by name
+                # ("url: extra inputs are not permitted") rather than as a missing tag.
+                data = {**data, "online": {"type": "sqlite", **online}}
         return data
