@@ -101,3 +101,26 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
     except (TypeError, ValueError):
         raise ConfigError(f"{value!r} is not a valid {kind.__name__}", field=key,
                           fix=f"give {key} a {kind.__name__} value") from None
+
+
+def settings_section_input(data: Any, *, section: str, renamed: dict[str, str],
+                           unions: dict[str, str]) -> Any:
+    """Checks a settings section's raw input before validation (a ``mode="before"`` validator).
+
+    Variables of an earlier layout (``renamed``: old key → new variable) are refused, naming
+    the new variable, so an old deployment does not silently fall back to a default. A union
+    field given without its ``type`` (``unions``: field → default type) gets the default type,
+    so that a key of another backend is refused by name ("url: extra inputs are not
+    permitted") instead of as a missing tag.
+    """
+    if not isinstance(data, dict):
+        return data
+    old = [key for key in data if key in renamed]
+    if old:
+        raise ValueError("renamed settings: " + "; ".join(
+            f"{section}.{key} is now {renamed[key]}" for key in old))
+    for field, default in unions.items():
+        value = data.get(field)
+        if isinstance(value, dict) and "type" not in value:
+            data = {**data, field: {"type": default, **value}}
+    return data

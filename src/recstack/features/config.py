@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from recstack.configs import settings_section_input
+
 
 class SQLiteOnlineStoreConfig(BaseModel):
     """One SQLite file on this host (the default)."""
@@ -68,15 +70,6 @@ class FeatureStoreSettings(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _refuse_renamed(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            old = [key for key in data if key in _RENAMED]
-            if old:
-                raise ValueError("renamed settings: " + "; ".join(
-                    f"features.{key} is now {_RENAMED[key]}" for key in old))
-            online = data.get("online")
-            if isinstance(online, dict) and "type" not in online:
-                # The default type, so that a Redis key without TYPE=redis is refused by name
-                # ("url: extra inputs are not permitted") rather than as a missing tag.
-                data = {**data, "online": {"type": "sqlite", **online}}
-        return data
+    def _check_input(cls, data: Any) -> Any:
+        return settings_section_input(data, section="features", renamed=_RENAMED,
+                                      unions={"online": "sqlite"})

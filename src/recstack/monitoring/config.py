@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from recstack.configs import settings_section_input
+
 
 class SQLiteLogStoreConfig(BaseModel):
     """The prediction log in the SQLite file ``monitoring.store_path`` (the default)."""
@@ -82,13 +84,9 @@ class MonitoringSettings(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _refuse_renamed(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            old = [key for key in data if key in _RENAMED]
-            if old:
-                raise ValueError("renamed settings: " + "; ".join(
-                    f"monitoring.{key} is now {_RENAMED[key]}" for key in old))
-        return data
+    def _check_input(cls, data: Any) -> Any:
+        return settings_section_input(data, section="monitoring", renamed=_RENAMED,
+                                      unions={"log_store": "sqlite"})
 
     def resolved_store_path(self, home: Path) -> Path:
         """The SQLite file, under ``home`` unless configured."""
