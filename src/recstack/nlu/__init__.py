@@ -1,0 +1,1 @@
+"""Travel NLU: intent and entities in Korean travel questions."""
