@@ -61,7 +61,8 @@ def over_http(home: Path, ref: str, users: list[str], n: int) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "RECSTACK_HOME": str(home), "RECSTACK_SEQUENTIAL__DEFAULT_MODEL": ref.split("/")[0]}
+    env = {**os.environ, "RECSTACK_HOME": str(home),
+           "RECSTACK_SEQUENTIAL__DEFAULT_MODEL": ref.split("/")[0]}
     server = subprocess.Popen([sys.executable, "-m", "recstack", "serve", "--port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
