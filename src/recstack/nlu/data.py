@@ -185,8 +185,9 @@ class NLUSplits:
 
 def split_grammar(grammar: Grammar, seed: int, *, valid: float = 0.15, test: float = 0.15
                   ) -> dict[str, Grammar]:
-    """The grammar cut three ways: templates by id within each intent, place names by place
-    group within each place list (so every list has names in every part).
+    """The grammar cut three ways: templates by id within each intent (every part with
+    templates for every entity type when possible), place names by place group within each
+    place list (so every list has names in every part).
 
     Returns:
         ``{"train": ..., "valid": ..., "test": ...}``; the parts share no template and no
@@ -204,11 +205,20 @@ def split_grammar(grammar: Grammar, seed: int, *, valid: float = 0.15, test: flo
         return {"test": items[:n_test], "valid": items[n_test:n_test + n_valid],
                 "train": items[n_test + n_valid:]}
 
-    template_ids: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
-    for intent in INTENTS:
-        ids = [t.id for t in grammar.templates if t.intent == intent]
-        for part, chosen in cut(ids).items():
-            template_ids[part] += chosen
+    types_of = {t.id: {slot.split("/")[0].split("#")[0] for slot in t.slots}
+                for t in grammar.templates}
+    wanted = set().union(*types_of.values())
+    # Re-draw (deterministically) until every part has templates for every entity type, so
+    # that each type is evaluated; a few draws suffice with the shipped grammar.
+    for _ in range(200):
+        template_ids: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
+        for intent in INTENTS:
+            ids = [t.id for t in grammar.templates if t.intent == intent]
+            for part, chosen in cut(ids).items():
+                template_ids[part] += chosen
+        if all(set().union(*(types_of[i] for i in ids)) == wanted
+               for ids in template_ids.values()):
+            break
     groups = place_groups(grammar)
     group_of = {name: i for i, group in enumerate(groups) for name in group}
     assigned: dict[int, str] = {}
