@@ -95,9 +95,13 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _city_names(names_ko: str) -> list[str]:
-    """The Korean names of one city, ``오사카 시`` written as users do (``오사카``)."""
-    names = [n.strip().removesuffix(" 시") for n in names_ko.split("|")]
+def _city_names(names_ko: str, countries: set[str]) -> list[str]:
+    """The Korean names of one city, ``오사카 시`` written as users do (``오사카``), except
+    where that would be a country's name (``멕시코 시`` stays; ``멕시코`` is the country)."""
+    names = []
+    for name in (n.strip() for n in names_ko.split("|")):
+        short = name.removesuffix(" 시")
+        names.append(name if short in countries and short != name else short)
     return list(dict.fromkeys(n for n in names if n))
 
 
@@ -122,7 +126,7 @@ def load_place_fillers(shared_dir: Path) -> tuple[dict[str, list[str]], dict[str
             break
         if per_country.get(row["country_code"], 0) >= CITIES_PER_COUNTRY:
             continue
-        names = _city_names(row["names_ko"])
+        names = _city_names(row["names_ko"], set(countries))
         if not names:
             continue
         per_country[row["country_code"]] = per_country.get(row["country_code"], 0) + 1

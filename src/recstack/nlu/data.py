@@ -68,6 +68,10 @@ def _choose_fillers(template: Template, fillers: Mapping[str, Sequence[str]],
     for key in sorted(dict.fromkeys(template.slots), key=lambda k: not k.startswith("CITY")):
         pool_key = key.split("#")[0]
         pool = fillers.get(pool_key) or ()
+        if key == "CITY" and "COUNTRY" in template.slots:
+            # Prefer a city whose country this split can name too (태국 파타야, not 케냐 파타야).
+            countries = set(fillers.get("COUNTRY") or ())
+            pool = [c for c in pool if country_of.get(c) in countries] or pool
         if not pool:
             raise ConfigError(f"no fillers for slot {{{pool_key}}} (template {template.id})",
                               field="fillers", fix="give every slot type at least one filler")
