@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -97,6 +98,16 @@ def test_spacing_noise_drops_literal_spaces_but_never_touches_a_filler() -> None
         return sum(e.text.count(" ") for e in examples) / sum(len(e.text) for e in examples)
 
     assert spaces(1.0) < 0.7 * spaces(0.0)
+
+
+def test_every_template_renders_to_plain_text(grammar) -> None:
+    rng = random.Random(0)
+    for template in grammar.templates:
+        for _ in range(3):
+            text = fill(template, grammar.fillers, rng, country_of=grammar.country_of).text
+            assert not re.search(r"[{}\[\]|]|\((으|이)\)|[가-힣]/[가-힣]", text), (template.id,
+                                                                                text)
+            assert text == text.strip() and "  " not in text, (template.id, text)
 
 
 def test_a_slot_without_fillers_is_refused() -> None:

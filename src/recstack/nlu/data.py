@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from recstack.errors import ConfigError
@@ -181,7 +181,7 @@ class NLUSplits:
     train: list[Example]
     valid: list[Example]
     test: list[Example]
-    grammars: dict[str, Grammar]
+    grammars: dict[str, Grammar] = field(default_factory=dict)
 
     def items(self) -> list[tuple[str, list[Example]]]:
         return [("train", self.train), ("valid", self.valid), ("test", self.test)]
