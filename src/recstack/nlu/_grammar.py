@@ -56,6 +56,13 @@ class Grammar:
     country_of: Mapping[str, str] = field(default_factory=dict)
     synonyms: tuple[frozenset[str], ...] = ()
 
+    def place_names(self) -> set[str]:
+        """Every country, city and POI name: the ``known`` set of
+        :func:`recstack.text.strip_particle` and a kiwipiepy user dictionary. Take it from the
+        *training* grammar for anything evaluated on held-out places."""
+        return {v for key, values in self.fillers.items()
+                if key.split("/")[0] in PLACE_TYPES for v in values}
+
     def restrict(self, template_ids: Iterable[str], places: Iterable[str]) -> Grammar:
         """The grammar with only these templates and, for place lists, these names."""
         keep_t, keep_p = set(template_ids), set(places)
@@ -173,8 +180,7 @@ def place_groups(grammar: Grammar) -> list[list[str]]:
     Returns:
         Groups as sorted lists, in a deterministic order.
     """
-    names = sorted({v for key, values in grammar.fillers.items()
-                    if key.split("/")[0] in PLACE_TYPES for v in values})
+    names = sorted(grammar.place_names())
     parent = {n: n for n in names}
 
     def find(n: str) -> str:
