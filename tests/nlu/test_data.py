@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 
 from recstack.errors import ConfigError
-from recstack.nlu._grammar import PLACE_TYPES, Template, load_grammar, load_templates
 from recstack.nlu.data import (
+    PLACE_TYPES,
     NLUSplits,
+    Template,
     fill,
     generate,
+    load_grammar,
+    load_templates,
     make_splits,
     read_examples,
     write_dataset,

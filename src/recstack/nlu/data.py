@@ -24,9 +24,14 @@ from recstack.nlu._grammar import (
     Grammar,
     Template,
     load_grammar,
+    load_templates,
     place_groups,
 )
 from recstack.nlu.schema import INTENTS, Example, Span
+
+__all__ = ["OTHER_SHARE", "PLACE_TYPES", "Grammar", "NLUSplits", "Template", "fill", "generate",
+           "load_grammar", "load_templates", "make_splits", "read_examples", "split_grammar",
+           "write_dataset", "write_examples"]
 
 # Share of non-travel questions: enough for the model to learn to say "other".
 OTHER_SHARE = 0.10
