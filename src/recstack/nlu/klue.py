@@ -16,6 +16,8 @@ from pathlib import Path
 from recstack.errors import DataError
 from recstack.nlu.schema import Span
 
+__all__ = ["KLUE_DEV_FILE", "KLUE_TYPES", "KlueSentence", "load_klue_ner", "split_klue_ner"]
+
 KLUE_TYPES: tuple[str, ...] = ("PS", "LC", "OG", "DT", "TI", "QT")
 KLUE_DEV_FILE = "klue-ner-v1.1_dev.tsv"
 # A sentence's header; other "##" lines are comments (one, "## 컬럼명 : CHAR\tNE_TAG", has a tab).
