@@ -10,6 +10,7 @@ weigh most; ``other`` when no keyword and no place name points at travel.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import re
@@ -129,9 +130,20 @@ def _regex_candidates(text: str) -> list[tuple[str, int, int]]:
     return found
 
 
-def find_entities(text: str, matcher: GazetteerMatcher | None) -> list[Span]:
-    """Gazetteer and regex entities in ``text``, overlaps resolved longest-first."""
-    candidates = _regex_candidates(text) + (matcher.find(text) if matcher else [])
+@functools.cache
+def _companion_matcher() -> GazetteerMatcher:
+    return GazetteerMatcher({"COMPANION": lex.COMPANIONS})
+
+
+def find_entities(text: str, matcher: GazetteerMatcher | None = None) -> list[Span]:
+    """Gazetteer and regex entities in ``text``, overlaps resolved longest-first.
+
+    Args:
+        text: the question.
+        matcher: the gazetteer lists to match; None matches the built-in companions only.
+    """
+    matcher = matcher or _companion_matcher()
+    candidates = _regex_candidates(text) + matcher.find(text)
     candidates.sort(key=lambda c: (-(c[2] - c[1]), _PRIORITY[c[0]], c[1]))
     taken: list[tuple[str, int, int]] = []
     for cand in candidates:
