@@ -15,16 +15,16 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[torch,embeddings]'
+	$(BIN)/pip install -q -e '.[torch,embeddings,nlu]'
 	@touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,torch,embeddings]'
+	$(BIN)/pip install -q -e '.[dev,torch,embeddings,nlu]'
 	@touch $(VENV)/.installed $@
 
 # Reference libraries the benchmarks compare against (Feast, Evidently, EconML, MAPIE).
 $(VENV)/.bench-installed: pyproject.toml | $(VENV)/.dev-installed
-	$(BIN)/pip install -q -e '.[dev,torch,embeddings,bench]'
+	$(BIN)/pip install -q -e '.[dev,torch,embeddings,nlu,bench]'
 	@touch $@
 
 install: $(VENV)/.installed
