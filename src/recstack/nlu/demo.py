@@ -14,11 +14,22 @@ from recstack.system import DemoOutcome
 DEMO_MODELS = ("rules", "crf")
 
 
-def run(settings: Settings, console: Console, quick: bool = False) -> DemoOutcome:
-    from recstack.nlu.pipeline import DEFAULT_NAME, NLUTrainConfig, evaluate, load_splits, train
+QUICK_SIZES = (600, 100, 150)  # --quick: train, valid, test questions
 
+
+def run(settings: Settings, console: Console, quick: bool = False) -> DemoOutcome:
+    from recstack.nlu.data import make_splits
+    from recstack.nlu.pipeline import DEFAULT_NAME, NLUTrainConfig, evaluate, train
+
+    gazetteer = settings.shared_data_dir / "gazetteer"
+    if not gazetteer.is_dir():
+        # The place names come from the shared gazetteer; without it there is nothing to train.
+        console.print(f"NLU skipped: no gazetteer at {gazetteer} (set RECSTACK_DATA__SHARED_DIR "
+                      "to the shared data folder)")
+        return DemoOutcome(summary="skipped: no gazetteer")
     with console.status("NLU: generating Korean travel questions from the grammar"):
-        splits = load_splits(settings, seed=0)
+        splits = (make_splits(seed=0, sizes=QUICK_SIZES, shared_dir=settings.shared_data_dir)
+                  if quick else make_splits(seed=0, shared_dir=settings.shared_data_dir))
     console.print(f"NLU data: {len(splits.train):,} train / {len(splits.valid):,} valid / "
                   f"{len(splits.test):,} test questions (test: unseen templates and places)")
     table = Table(title=f"{DEFAULT_NAME}: intent and entities")
@@ -26,7 +37,7 @@ def run(settings: Settings, console: Console, quick: bool = False) -> DemoOutcom
                    "test entity F1", "fit s"):
         table.add_column(column, justify="right")
     versions = []
-    for model in DEMO_MODELS:
+    for model in DEMO_MODELS[:1] if quick else DEMO_MODELS:
         with console.status(f"NLU: training {model}"):
             trained = train(NLUTrainConfig(model=model), settings, splits=splits)
             assert trained.version is not None
