@@ -7,6 +7,7 @@ import csv
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from recstack.encoders import add_domain_words, vocab_report
@@ -81,13 +82,32 @@ def test_max_pieces_also_adds_shattered_words(minilm):
     assert info.value.field == "max_pieces"
 
 
-def test_e5_tokenizer_has_no_unk_on_domain_words_or_the_gazetteer(e5, shared_data: Path):
-    model, tokenizer = e5
-    report = vocab_report(tokenizer, DOMAIN)
-    assert report.unk_rate == 0.0
-    assert {w.word: w.pieces for w in report.words}["홋카이도"] == ("▁", "홋", "카이", "도")
+def test_e5_tokenizer_knows_korean_but_a_few_rare_syllables(e5):
+    _, tokenizer = e5
+    report = vocab_report(tokenizer, [*DOMAIN, "푸껫"])
+    assert report.unk_words == ["푸껫"]  # 푸 is known, 껫 is not: Unigram shows it as <unk>
+    split = {w.word: w.pieces for w in report.words}
+    assert split["홋카이도"] == ("▁", "홋", "카이", "도")
+    assert split["푸껫"] == ("▁", "푸", "<unk>")
+
+
+def test_adding_unknown_syllables_fixes_the_whole_gazetteer(e5_home: Path, shared_data: Path):
+    from recstack.encoders import embed, load_e5
+
+    model, tokenizer = load_e5(e5_home)  # a copy of its own: this test changes it
     with open(shared_data / "gazetteer" / "cities_ko_en_geonames.csv", encoding="utf-8") as f:
         names = [n for row in csv.DictReader(f) for n in row["names_ko"].split("|")]
-    gazetteer = vocab_report(tokenizer, names)
-    assert len(gazetteer.words) > 5000 and gazetteer.unk_words == []
-    assert add_domain_words(model, tokenizer, DOMAIN) == 0  # nothing to add, model untouched
+    before = vocab_report(tokenizer, names)
+    assert len(before.words) > 5000 and 0 < before.unk_rate < 0.01  # 40 of 6,057 names
+    rows, vocab = model.get_input_embeddings().weight.shape[0], len(tokenizer)
+    added = add_domain_words(model, tokenizer, names, unit="char")
+    assert 0 < added <= len(before.unk_words) * 2
+    assert vocab_report(tokenizer, names).unk_rate == 0.0
+    assert vocab_report(tokenizer, ["푸껫 3박4일"]).unk_rate == 0.0
+    # e5's matrix had spare rows past its tokenizer: it grows only beyond them, never shrinks.
+    assert model.get_input_embeddings().weight.shape[0] == max(rows, vocab + added)
+    vectors = embed(model, tokenizer, ["푸껫 여행 추천해줘", "묀헨글라트바흐 날씨"])
+    assert np.isfinite(vectors).all()
+    with pytest.raises(ConfigError) as info:
+        add_domain_words(model, tokenizer, names, unit="syllable")
+    assert info.value.field == "unit"

@@ -23,10 +23,12 @@ from recstack.errors import ConfigError
 
 @dataclass(frozen=True)
 class WordSplit:
-    """How one word tokenizes: its ``pieces`` and how many of them are the UNK token."""
+    """How one word tokenizes: its ``pieces`` (an unknown one shown as the UNK token), their
+    ``ids``, and how many of them are UNK."""
 
     word: str
     pieces: tuple[str, ...]
+    ids: tuple[int, ...]
     n_unk: int
 
 
@@ -84,21 +86,23 @@ def vocab_report(tokenizer: Any, words: Iterable[str]) -> VocabReport:
         tokenizer: a ``transformers`` tokenizer (``tokenize`` and ``unk_token``).
         words: the domain words; blanks are skipped and duplicates counted once.
     """
-    unk = getattr(tokenizer, "unk_token", None)
+    unk_id = getattr(tokenizer, "unk_token_id", None)
     splits = []
     for word in _distinct(words):
-        pieces = tuple(tokenizer.tokenize(word))
-        splits.append(WordSplit(word, pieces, sum(piece == unk for piece in pieces)))
-    return VocabReport(unk, tuple(splits))
+        # Ids, not tokenize(): a Unigram tokenizer's tokenize() shows an unknown character as
+        # itself ('튈'), only its id says it is UNK.
+        ids = tuple(tokenizer(word, add_special_tokens=False)["input_ids"])
+        pieces = tuple(tokenizer.convert_ids_to_tokens(list(ids)))
+        splits.append(WordSplit(word, pieces, ids, sum(i == unk_id for i in ids)))
+    return VocabReport(getattr(tokenizer, "unk_token", None), tuple(splits))
 
 
 def add_domain_words(model: Any, tokenizer: Any, words: Iterable[str], *,
-                     max_pieces: int | None = None) -> int:
-    """Add the words that yield UNK as whole tokens and resize the model's embeddings.
+                     max_pieces: int | None = None, unit: str = "word") -> int:
+    """Add the words that yield UNK as tokens and resize the model's embeddings to match.
 
-    Each new embedding row starts as the mean of the rows of the word's known pieces (so the
-    model begins from what it knew of the word's fragments), or keeps ``transformers``'
-    initialisation where every piece was UNK.
+    Each new embedding row starts as the mean of the rows of the word's known pieces (the model
+    begins from what it knew of the fragments), or as the mean row where every piece was UNK.
 
     Args:
         model: a ``transformers`` model (``resize_token_embeddings``,
@@ -106,32 +110,46 @@ def add_domain_words(model: Any, tokenizer: Any, words: Iterable[str], *,
         tokenizer: its tokenizer; changed in place.
         words: the domain words.
         max_pieces: also add words that split into more than this many pieces (jamo soup is
-            no better than UNK); None adds only the UNK words.
+            no better than UNK); None adds only the UNK words. Only with ``unit="word"``.
+        unit: ``"word"`` adds each UNK word whole (the seed's fix); ``"char"`` adds only the
+            characters the tokenizer does not know (e5 knows 푸 but not 껫 of 푸껫), which also
+            fixes names never seen in ``words``.
 
     Returns:
-        The number of tokens added (the embedding matrix grew by that many rows).
+        The number of tokens added. The embedding matrix grows by as many rows, less the spare
+        rows a model may already have beyond its tokenizer (multilingual-e5-small has 35).
 
     Raises:
-        ConfigError: ``max_pieces`` is below 1.
+        ConfigError: ``max_pieces`` is below 1, or ``unit`` is neither "word" nor "char".
     """
     if max_pieces is not None and max_pieces < 1:
         raise ConfigError(f"must be at least 1, got {max_pieces}", field="max_pieces",
                           fix="pass None to add only the words that yield UNK")
+    if unit not in ("word", "char"):
+        raise ConfigError(f"unknown unit {unit!r}", field="unit", fix='use "word" or "char"')
     report = vocab_report(tokenizer, words)
-    chosen = [w for w in report.words
-              if w.n_unk or (max_pieces is not None and len(w.pieces) > max_pieces)]
+    if unit == "char":
+        chars = [c for w in report.words if w.n_unk for c in w.word if not c.isspace()]
+        chosen = [w for w in vocab_report(tokenizer, chars).words if w.n_unk]
+    else:
+        chosen = [w for w in report.words
+                  if w.n_unk or (max_pieces is not None and len(w.pieces) > max_pieces)]
     old_size = len(tokenizer)
     added = tokenizer.add_tokens([w.word for w in chosen])
     if not added:
         return 0
-    model.resize_token_embeddings(len(tokenizer))
-    weight = model.get_input_embeddings().weight.data  # (V + added, H); .data: no autograd
+    rows = model.get_input_embeddings().weight.shape[0]
+    # Never shrink: e5's matrix has spare rows past its tokenizer; every new row is set below,
+    # so transformers' own (random) initialisation of new rows is not needed.
+    model.resize_token_embeddings(max(len(tokenizer), rows), mean_resizing=False)
+    weight = model.get_input_embeddings().weight.data  # (V', H); .data: no autograd
+    mean_row = weight[:old_size].mean(0)
     for split in chosen:
-        known = [i for i in tokenizer.convert_tokens_to_ids(list(split.pieces))
-                 if i != tokenizer.unk_token_id]
         # Encode rather than look the word up: a tokenizer may store an added token normalised
         # (BERT's lower-casing decomposes Hangul into jamo).
         new_ids = tokenizer(split.word, add_special_tokens=False)["input_ids"]
-        if known and len(new_ids) == 1 and new_ids[0] >= old_size:  # only rows added now
-            weight[new_ids[0]] = weight[known].mean(0)
+        if len(new_ids) != 1 or new_ids[0] < old_size:
+            continue  # not one of the tokens added now
+        known = [i for i in split.ids if i != tokenizer.unk_token_id]
+        weight[new_ids[0]] = weight[known].mean(0) if known else mean_row
     return int(added)
