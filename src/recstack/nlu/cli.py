@@ -106,9 +106,11 @@ def vocab_check(
         add_to: Annotated[Path | None, typer.Option(
             help="a transformers model folder: add the words that give UNK as tokens, resize "
                  "its embeddings and save it back")] = None,
-        show: Annotated[int, typer.Option(help="rows of the per-word table")] = 20) -> None:
+        show: Annotated[int, typer.Option(help="rows of the per-word table")] = 20,
+        as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+        ) -> None:
     """UNK rate and word pieces of a tokenizer over domain words; optionally add them."""
     from recstack.nlu.vocab import run_vocab_check
 
     run_vocab_check(get_settings(), console, words=words, tokenizer=tokenizer, add_to=add_to,
-                    show=show)
+                    show=show, as_json=as_json)
