@@ -128,3 +128,25 @@ def test_bad_requests_are_422_naming_the_field(nlu_home, body, field):
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field, response.json()
     assert "Traceback" not in response.text
+
+
+def test_the_intent_distribution_is_monitored_for_drift(nlu_home):
+    """A day of questions that are all about the weather: monitoring, reading the served parses
+    against the bundle's reference, flags the intent distribution (prediction drift)."""
+    from recstack.api.main import create_app
+    from recstack.monitoring.reference import model_reference
+    from recstack.monitoring.runner import MonitorJob, run_monitoring
+
+    settings, splits, *_ = nlu_home
+    weather = [e.text for e in splits.test if e.intent == "weather"][:60]
+    with TestClient(create_app(settings)) as client:
+        for start in range(0, len(weather), 20):
+            answer = client.post("/v1/nlu/parse", json={"texts": weather[start:start + 20]})
+            assert answer.status_code == 200, answer.text
+    job = MonitorJob(model_name="travel-nlu", task="classification", window="1D",
+                     domain_classifier=False, estimate=False)
+    result = run_monitoring(job, settings, reference=model_reference("travel-nlu@champion",
+                                                                     settings),
+                            send_alerts=False, write_report=False)
+    assert result.prediction_drift, "no prediction drift computed for the intents"
+    assert result.prediction_drift["drifted"]
