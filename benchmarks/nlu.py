@@ -113,7 +113,7 @@ def run_model(name: str, splits: Any, settings: Any, args: argparse.Namespace,
             kwargs["gazetteer"] = gazetteer_for(NLUTrainConfig(model=name, gazetteer=gazetteer),
                                                 splits, settings)
         console.print(f"[{name} / gazetteer={gazetteer}] fitting on {len(splits.train)} "
-                      f"questions {params or ''}")
+                      f"questions {params or ''}", markup=False)
         model = cls(**kwargs)
         started = time.perf_counter()
         model.fit(splits.train, valid=splits.valid)
@@ -142,7 +142,8 @@ def run_klue(settings: Any, args: argparse.Namespace, console: Console) -> dict[
     # Entities only: KLUE sentences have no intent; CRFNLU with KLUE's tag set uses no travel
     # gazetteer or rules features and fits no intent classifier.
     params = {"entity_types": list(KLUE_TYPES), "max_iterations": args.klue_max_iterations}
-    console.print(f"[KLUE-NER] fitting a CRF on {len(train)} sentences {params}")
+    console.print(f"[KLUE-NER] fitting a CRF on {len(train)} sentences {params}",
+                  markup=False)
     model = CRFNLU(entity_types=KLUE_TYPES, max_iterations=args.klue_max_iterations)
     started = time.perf_counter()
     model.fit([Example(text, "other", spans) for text, spans in train])
@@ -208,7 +209,7 @@ def main() -> None:
         models = ["rules", *[m for m in models if m != "rules"]]
     console = Console(width=max(Console().width, 140))
     console.print(f"models {models}; threads {args.threads or 'default'}; "
-                  f"load average {os.getloadavg()}")
+                  f"load average {os.getloadavg()}", markup=False)
     splits = make_splits(seed=args.seed, sizes=tuple(args.sizes),
                          shared_dir=settings.shared_data_dir)
     rows = []
@@ -321,8 +322,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {r['model']} | {r['gazetteer']} | {m['intent_accuracy']:.1%} | "
             f"{m['intent_macro_f1']:.1%} | {m['entity_precision']:.1%} | "
-            f"{m['entity_recall']:.1%} | {m['entity_f1']:.1%} | {r['fit_seconds']:.0f} | "
-            f"{lat['batch1_p50_ms']:.1f} / {lat['batch1_p99_ms']:.1f} | "
+            f"{m['entity_recall']:.1%} | {m['entity_f1']:.1%} | {r['fit_seconds']:.1f} | "
+            f"{lat['batch1_p50_ms']:.2f} / {lat['batch1_p99_ms']:.2f} | "
             f"{lat['batch64_ms_per_question']:.2f} |")
     klue = report.get("klue_ner")
     if klue:
