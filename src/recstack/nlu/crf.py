@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, Self
 from recstack.errors import DataError, NotFoundError
 from recstack.nlu import _lexicon as lex
 from recstack.nlu.rules import GazetteerMatcher, find_entities
-from recstack.nlu.schema import Example, Parse, Span
+from recstack.nlu.schema import ENTITY_TYPES, Example, Parse, Span
 
 __all__ = ["CRFNLU"]
 
@@ -102,11 +102,16 @@ class CRFNLU:
         intent_c: inverse regularisation of the intent logistic regression.
         ngram_max: longest character n-gram of the intent features.
         random_state: seed of the intent classifier's solver.
+        entity_types: the tag set; spans of other types are ignored. Another set than the
+            travel types (KLUE-NER's PS, LC, OG, DT, TI, QT) fits entities only: no
+            gazetteer or rules features (they name travel types) and no intent classifier
+            (``parse`` says ``other`` with score 0).
     """
 
     def __init__(self, *, gazetteer: Mapping[str, Iterable[str]] | None = None, c1: float = 0.05,
                  c2: float = 0.01, max_iterations: int = 200, intent_c: float = 20.0,
-                 ngram_max: int = 4, random_state: int = 0):
+                 ngram_max: int = 4, random_state: int = 0,
+                 entity_types: Iterable[str] = ENTITY_TYPES):
         self.gazetteer = gazetteer
         self.c1 = c1
         self.c2 = c2
@@ -114,6 +119,12 @@ class CRFNLU:
         self.intent_c = intent_c
         self.ngram_max = ngram_max
         self.random_state = random_state
+        self.entity_types = tuple(entity_types)
+
+    @property
+    def _travel(self) -> bool:
+        """Whether the tag set is (part of) the travel one, which the hints and intents fit."""
+        return set(self.entity_types) <= set(ENTITY_TYPES)
 
     # -- tokenising and features -------------------------------------------------------------
     def _lists(self) -> dict[str, list[str]]:
@@ -125,8 +136,8 @@ class CRFNLU:
         """Builds the tokenizer and the gazetteer matcher (not learned, rebuilt on load)."""
         if hasattr(self, "kiwi_"):
             return
-        lists = self._lists()
-        self.matcher_ = GazetteerMatcher(lists)
+        lists = self._lists() if self._travel else {}
+        self.matcher_ = GazetteerMatcher(lists) if self._travel else None
         words = sorted({n for t in ("COUNTRY", "CITY", "POI") for n in lists.get(t, [])
                         if n and not any(c.isspace() for c in n)})
         self.kiwi_ = _kiwi(tuple(words))
@@ -140,7 +151,8 @@ class CRFNLU:
         return out
 
     def _features(self, text: str, morphs: list[_Morph]) -> list[dict[str, Any]]:
-        hints = find_entities(text, self.matcher_)
+        hints = find_entities(text, self.matcher_) if self.matcher_ is not None else []
+        names = self.matcher_.names if self.matcher_ is not None else {}
         own: list[dict[str, Any]] = []
         for m in morphs:
             hint = "O"
@@ -154,8 +166,9 @@ class CRFNLU:
                 "p1": surface[:1], "p2": surface[:2], "s1": surface[-1:], "s2": surface[-2:],
                 "scr": _script(surface), "len": min(len(surface), 5),
                 "sp": m.start == 0 or text[m.start - 1].isspace(),
-                "gaz": self.matcher_.names.get(surface, "-"),
-                "comp": surface in lex.COMPANIONS, "part": surface in lex.PARTICLES,
+                "gaz": names.get(surface, "-"),
+                "comp": self._travel and surface in lex.COMPANIONS,
+                "part": surface in lex.PARTICLES,
             })
         feats = []
         for i, f in enumerate(own):
@@ -184,15 +197,16 @@ class CRFNLU:
             labels.append(label)
         return labels
 
-    def _intent_features(self, texts: list[str], morph_docs: list[str]) -> Any:
+    @staticmethod
+    def _intent_features(intent: dict[str, Any], texts: list[str], morph_docs: list[str]
+                         ) -> Any:
         """Char n-grams, content morphemes, and the rules' intent keywords (weighted hits):
         the keywords carry the intent when the training set is small or its phrasing narrow."""
         import numpy as np
         from scipy.sparse import csr_matrix, hstack
 
         hits = np.array([[w / 5.0 if p.search(t) else 0.0 for p, w in _KEYWORDS] for t in texts])
-        return hstack([self.intent_["chars"].transform(texts),
-                       self.intent_["morphs"].transform(morph_docs),
+        return hstack([intent["chars"].transform(texts), intent["morphs"].transform(morph_docs),
                        csr_matrix(hits)]).tocsr()
 
     # -- fitting -----------------------------------------------------------------------------
@@ -207,8 +221,10 @@ class CRFNLU:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        examples = [e for e in examples if e.text.strip()]
-        if len({e.intent for e in examples}) < 2:
+        examples = [Example(e.text, e.intent, [s for s in e.entities
+                                               if s.type in self.entity_types])
+                    for e in examples if e.text.strip()]
+        if self._travel and len({e.intent for e in examples}) < 2:
             raise DataError("training needs examples of at least two intents",
                             field="examples", fix="pass labelled questions of several intents")
         self._setup()
@@ -224,17 +240,21 @@ class CRFNLU:
                                          max_iterations=self.max_iterations,
                                          all_possible_transitions=True)
         self.crf_.fit(xs, ys)
-        self.intent_ = {
+        self.intent_: dict[str, Any] | None = None
+        if not self._travel:
+            return self
+        intent: dict[str, Any] = {
             "chars": TfidfVectorizer(analyzer="char_wb", ngram_range=(1, self.ngram_max),
                                      sublinear_tf=True),
             "morphs": TfidfVectorizer(analyzer=str.split, lowercase=False, sublinear_tf=True),
             # newton-cg: lbfgs took 7 s for 24 iterations on 144 texts (scipy 1.17).
             "clf": LogisticRegression(C=self.intent_c, solver="newton-cg", max_iter=2000,
                                       random_state=self.random_state)}
-        self.intent_["chars"].fit(texts)
-        self.intent_["morphs"].fit(morph_docs)
-        self.intent_["clf"].fit(self._intent_features(texts, morph_docs),
-                                [e.intent for e in examples])
+        intent["chars"].fit(texts)
+        intent["morphs"].fit(morph_docs)
+        intent["clf"].fit(self._intent_features(intent, texts, morph_docs),
+                          [e.intent for e in examples])
+        self.intent_ = intent
         return self
 
     # -- inference ---------------------------------------------------------------------------
@@ -279,9 +299,15 @@ class CRFNLU:
             return out
         live_texts = [texts[i] for i in live]
         all_morphs = self._morphemes(live_texts)
-        probs = self.intent_["clf"].predict_proba(
-            self._intent_features(live_texts, [_content_doc(m) for m in all_morphs]))
-        classes = list(self.intent_["clf"].classes_)
+        if self.intent_ is None:  # entities only (another tag set): no intent is learned
+            import numpy as np
+
+            probs, classes = np.zeros((len(live), 1)), ["other"]
+        else:
+            docs = [_content_doc(m) for m in all_morphs]
+            probs = self.intent_["clf"].predict_proba(
+                self._intent_features(self.intent_, live_texts, docs))
+            classes = list(self.intent_["clf"].classes_)
         for i, text, morphs, p in zip(live, live_texts, all_morphs, probs, strict=True):
             entities: list[Span] = []
             if morphs:
@@ -298,7 +324,7 @@ class CRFNLU:
     def _config(self) -> dict[str, Any]:
         return {"c1": self.c1, "c2": self.c2, "max_iterations": self.max_iterations,
                 "intent_c": self.intent_c, "ngram_max": self.ngram_max,
-                "random_state": self.random_state}
+                "random_state": self.random_state, "entity_types": list(self.entity_types)}
 
     def save(self, directory: str | Path) -> None:
         """Writes the crfsuite model file, the intent pipeline (joblib) and ``crf.json``."""
