@@ -25,14 +25,16 @@ def _id(label: str) -> int:
 
 def test_every_subtoken_of_a_span_carries_its_label_and_spaces_are_not_content() -> None:
     text = "홋카이도로  3박4일"
-    # <s>, ▁홋 (offsets hold no space here), 카이, 도로 (name + particle), ▁3 (space before),
-    # 박, 4, 일, </s>: the shapes the e5 tokenizer emits.
-    offsets = [(0, 0), (0, 1), (1, 3), (3, 5), (6, 8), (8, 9), (9, 10), (10, 11), (0, 0)]
-    content = _content(text, offsets)
-    assert content[4] == (7, 8) and content[0] == (0, 0)
+    # <s>, ▁ (a bare piece given the next character's offsets), 홋, 카이, 도로 (name +
+    # particle), ▁3 (space before), 박, 4, 일, </s>: the shapes the e5 tokenizer emits.
+    offsets = [(0, 0), (0, 1), (0, 1), (1, 3), (3, 5), (6, 8), (8, 9), (9, 10), (10, 11), (0, 0)]
+    ids = [0, 6, 100, 101, 102, 103, 104, 105, 106, 2]
+    content = _content(text, offsets, ids, blank=6)
+    assert content[5] == (7, 8) and content[0] == (0, 0)
+    assert content[1][0] == content[1][1]  # the bare ▁ holds no character
     spans = [Span("CITY", 0, 4, "홋카이도"), Span("DURATION", 7, 11, "3박4일")]
     assert _align(content, spans) == [
-        -100, _id("B-CITY"), _id("I-CITY"), _id("I-CITY"), _id("B-DURATION"),
+        -100, -100, _id("B-CITY"), _id("I-CITY"), _id("I-CITY"), _id("B-DURATION"),
         _id("I-DURATION"), _id("I-DURATION"), _id("I-DURATION"), -100]
 
 

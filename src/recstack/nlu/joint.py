@@ -14,8 +14,8 @@ of a tag run over the ORIGINAL text (offsets) and trims particles and edge punct
 :func:`recstack.text.trim_span`, keeping gazetteer names whole (``제주도`` keeps its ``도``).
 
 The gazetteer the pipeline passes is also a feature (``gazetteer_feature``): the rules' matches
-(gazetteer names and the date/budget/... regexes) become a per-token BIO hint whose learned
-embedding is added to the token states before the token head.
+(gazetteer names and the date/budget/... regexes) become a per-token one-hot BIO hint beside the
+token states at the token head's input.
 
 The only NLU module that imports torch and transformers at module level (import-linter:
 ``recstack.nlu.joint -> torch``); the plugin table names it as a string, so listing models does
@@ -78,7 +78,9 @@ class JointConfig(TrainerConfig):
     dropout: float = 0.1  # before both heads, as in BERT's classifiers
     freeze_word_embeddings: bool = True  # 250k x 384 rows: ~7x faster CPU steps, and unseen
     # names keep their pre-trained pieces instead of drifting towards the training names
-    gazetteer_feature: bool = True  # gazetteer/regex matches as a per-token hint embedding
+    gazetteer_feature: bool = True  # gazetteer/regex matches as a per-token one-hot BIO hint
+    hint_scale: float = 10.0  # the hint's size: the trainer has one lr, and Adam steps its
+    # weights by ~lr whatever the input, so x10 gives the new hint weights a 10x effective lr
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -101,10 +103,10 @@ class _JointModule(nn.Module):
         self.pooling = config.pooling
         self.token_loss_weight = config.token_loss_weight
         self.dropout = nn.Dropout(config.dropout)
+        self.hint_scale = config.hint_scale if config.gazetteer_feature else 0.0
         self.intent_head = nn.Linear(hidden, len(INTENTS))
-        self.token_head = nn.Linear(hidden, len(LABELS))
-        self.hint = nn.Embedding(len(LABELS), hidden)
-        nn.init.zeros_(self.hint.weight)  # starts neutral: the encoder's states as they are
+        # States and the one-hot hint side by side.
+        self.token_head = nn.Linear(hidden + len(LABELS), len(LABELS))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 hints: torch.Tensor, intent: torch.Tensor | None = None,
@@ -117,7 +119,8 @@ class _JointModule(nn.Module):
         else:
             pooled = states[:, 0]
         intent_logits = self.intent_head(self.dropout(pooled))  # (B, intents)
-        token_logits = self.token_head(self.dropout(states + self.hint(hints)))  # (B, T, L)
+        hint = nn.functional.one_hot(hints, len(LABELS)).to(states.dtype) * self.hint_scale
+        token_logits = self.token_head(torch.cat([self.dropout(states), hint], -1))  # (B, T, L)
         out = {"intent_logits": intent_logits, "token_logits": token_logits}
         if intent is not None and labels is not None:
             ce = nn.functional.cross_entropy
@@ -127,11 +130,16 @@ class _JointModule(nn.Module):
         return out
 
 
-def _content(text: str, offsets: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+def _content(text: str, offsets: Sequence[tuple[int, int]], ids: Sequence[int] = (),
+             blank: int = -1) -> list[tuple[int, int]]:
     """Each token's characters without leading spaces (a Metaspace piece's offsets include the
-    space before it); special tokens and bare ``▁`` pieces become empty ``(s, s)``."""
+    space before it). Special tokens and the bare ``▁`` piece (id ``blank``) become empty
+    ``(s, s)``: the tokenizer gives a text-initial ``▁`` the offsets of the next character, and
+    labelling both would start every first-word entity twice."""
     out = []
-    for start, end in offsets:
+    for k, (start, end) in enumerate(offsets):
+        if k < len(ids) and ids[k] == blank:
+            start = end
         while start < end and text[start].isspace():
             start += 1
         out.append((start, end))
@@ -223,9 +231,9 @@ class JointEncoderNLU:
         self._setup()
         enc = self.tokenizer_(list(texts), truncation=True, max_length=self.config.max_length,
                               return_offsets_mapping=True)
-        items = []
+        items, blank = [], self.tokenizer_.convert_tokens_to_ids("▁")
         for k, text in enumerate(texts):
-            content = _content(text, enc["offset_mapping"][k])
+            content = _content(text, enc["offset_mapping"][k], enc["input_ids"][k], blank)
             hints = (_align(content, find_entities(text, self.matcher_))
                      if self.config.gazetteer_feature else [0] * len(content))
             item: dict[str, Any] = {"input_ids": enc["input_ids"][k], "content": content,
@@ -260,8 +268,9 @@ class JointEncoderNLU:
         encoder.embeddings.word_embeddings.weight.requires_grad_(not cfg.freeze_word_embeddings)
         self.module_ = _JointModule(encoder, cfg)
         train_items = self._encode([e.text for e in examples], examples)
-        loader = torch.utils.data.DataLoader(
-            train_items, batch_size=cfg.batch_size, shuffle=True, collate_fn=_collate,
+        loader: torch.utils.data.DataLoader[dict[str, Any]] = torch.utils.data.DataLoader(
+            train_items,  # type: ignore[arg-type]  # a list is a map-style dataset
+            batch_size=cfg.batch_size, shuffle=True, collate_fn=_collate,
             generator=torch.Generator().manual_seed(cfg.seed))
         validate = None
         if valid:
