@@ -54,6 +54,7 @@ __all__ = ["LABELS", "JointConfig", "JointEncoderNLU"]
 LABELS: tuple[str, ...] = ("O", *(f"{p}-{t}" for t in ENTITY_TYPES for p in "BI"))
 _LABEL_ID = {label: i for i, label in enumerate(LABELS)}
 _IGNORE = -100  # cross-entropy's ignore_index: special tokens and bare "▁" pieces
+_PLACES = ("COUNTRY", "CITY", "POI")
 _CONFIG_FILE, _HEADS_FILE, _ENCODER_DIR = "joint.json", "heads.pt", "encoder"
 
 
@@ -79,6 +80,7 @@ class JointConfig(TrainerConfig):
     freeze_word_embeddings: bool = True  # 250k x 384 rows: ~7x faster CPU steps, and unseen
     # names keep their pre-trained pieces instead of drifting towards the training names
     gazetteer_feature: bool = True  # gazetteer/regex matches as a per-token one-hot BIO hint
+    gazetteer_types: bool = True  # a decoded place span that is a listed name takes its type
     hint_scale: float = 10.0  # the hint's size: the trainer has one lr, and Adam steps its
     # weights by ~lr whatever the input, so x10 gives the new hint weights a 10x effective lr
 
@@ -217,6 +219,7 @@ class JointEncoderNLU:
         lists = self._lists()
         self.matcher_ = GazetteerMatcher(lists)
         self.known_ = frozenset(n for names in lists.values() for n in names)
+        self.place_type_ = {n: t for t in _PLACES for n in lists.get(t, [])}
 
     def _encoder_folder(self) -> Path:
         if self.encoder is not None and (Path(self.encoder) / "config.json").is_file():
@@ -345,6 +348,10 @@ class JointEncoderNLU:
             if end <= start:
                 continue
             score = float(probs[idx].max(-1).values.mean())
+            if self.config.gazetteer_types and etype in _PLACES:
+                # A listed name's list decides between country, city and POI: the tags mix
+                # them up for unseen names, the spans they find are right far more often.
+                etype = self.place_type_.get(text[start:end], etype)
             spans.append(Span(type=etype, start=start, end=end, text=text[start:end],
                               score=round(score, 6)))
         return spans
