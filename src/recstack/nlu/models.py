@@ -14,6 +14,7 @@ from recstack.system import resolve
 _MODELS: PluginTable[str] = PluginTable("NLU model", field="model")
 _MODELS.add("rules", "recstack.nlu.rules:RulesNLU")
 _MODELS.add("crf", "recstack.nlu.crf:CRFNLU")
+_MODELS.add("joint-e5", "recstack.nlu.joint:JointEncoderNLU")
 
 
 def nlu_models() -> list[str]:

