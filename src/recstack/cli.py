@@ -156,15 +156,17 @@ def _serve(host: str, port: int) -> None:
 def models_list(name: Annotated[str | None, typer.Option(help="only this model")] = None) -> None:
     """Registered versions with their aliases, kind and the metrics their kind reports."""
     from recstack.registry.models import ModelRegistry
-    from recstack.systems import kind_of, model_kinds
+    from recstack.system import kind_of
+    from recstack.systems import model_kinds
 
-    kinds = model_kinds()
+    kinds = model_kinds().as_dict().values()
     table = Table(title="registered models")
     for column in ("name", "version", "aliases", "kind", "type", "dataset", "metrics"):
         table.add_column(column)
     for v in ModelRegistry(get_settings()).list(name):
-        kind = kind_of(v, kinds)
-        metrics = [f"{m}={v.tags[m]}" for m in (kind.metrics if kind else ()) if m in v.tags]
+        kind = kind_of(v.tags, kinds)
+        metrics = [f"{m}={value}" for m, value in
+                   (kind.reported_metrics(v.tags) if kind else {}).items()]
         table.add_row(v.name, v.version, ", ".join(v.aliases), kind.name if kind else "?",
                       v.model_type, v.tags.get("dataset", ""), "\n".join(metrics))
     console.print(table)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Request, Response
 
 from recstack.errors import ConfigError, NotFoundError
+from recstack.registry.bundles import KIND_TAG
 from recstack.registry.models import ModelRegistry, ModelVersionInfo, parse_model_ref
 from recstack.settings import Settings
 from recstack.system import ModelKind, resolve
@@ -76,7 +77,7 @@ class VersionCache(Generic[T]):
         if self.kind is None or self.kind.matches(info.tags):
             return
         raise NotFoundError(
-            f"{ref!r} is a {info.tags.get('kind') or info.model_type} model, not a "
+            f"{ref!r} is a {info.tags.get(KIND_TAG) or info.model_type} model, not a "
             f"{self.kind.name} model", field="model",
             fix=f"name a {self.kind.name} model (see `recstack models list`)")
 
@@ -179,10 +180,6 @@ class PredictionLogger:
 
     def set_request_id(self, request_id: str) -> None:
         self._response.headers["X-Request-ID"] = request_id
-
-    @property
-    def prediction_log(self) -> PredictionLog:
-        return self._log
 
 
 def get_prediction_logger(request: Request, response: Response) -> PredictionLogger:

@@ -103,10 +103,8 @@ class Settings(BaseSettings):
             try:
                 cached = cls(_env_prefix=prefix, **self.systems.get(name, {}))
             except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise ConfigError(first["msg"], field=f"{prefix}{where.upper()}",
-                                  fix=f"see `recstack settings` for the {name} section") from None
+                raise _variable_error(exc, prefix, f"see `recstack settings` for the {name} "
+                                                   "section") from None
             self._sections[name] = cached
         return cached
 
@@ -122,8 +120,13 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = "__".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
-        raise ConfigError(first["msg"], field=f"RECSTACK_{where.upper()}",
-                          fix="correct or unset that environment variable "
-                              "(see `recstack settings`)") from None
+        raise _variable_error(exc, "RECSTACK_", "correct or unset that environment variable "
+                                                "(see `recstack settings`)") from None
+
+
+def _variable_error(exc: ValidationError, prefix: str, fix: str) -> ConfigError:
+    """The first problem of a settings validation error, naming its environment variable
+    (without the value: it may be a secret)."""
+    first = exc.errors()[0]
+    where = "__".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
+    return ConfigError(first["msg"], field=f"{prefix}{where.upper()}", fix=fix)

@@ -12,6 +12,7 @@ the service imports routers, and nothing imports a model (or torch) until a requ
 from __future__ import annotations
 
 import pkgutil
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recstack.errors import ConfigError
+from recstack.registry.bundles import KIND_TAG
 
 if TYPE_CHECKING:
     from recstack.settings import Settings
@@ -61,14 +63,23 @@ class ModelKind:
     pyfunc: str | None = None
     default_model_setting: str = "default_model"
 
-    def matches(self, tags: dict[str, str]) -> bool:
+    def matches(self, tags: Mapping[str, str]) -> bool:
         """Whether a registered version with these tags is of this kind (its ``kind`` tag,
         else its ``model_type`` for versions registered before that tag existed)."""
-        tagged = tags.get("kind")
+        tagged = tags.get(KIND_TAG)
         return tagged == self.name if tagged else tags.get("model_type") in self.model_types
+
+    def reported_metrics(self, tags: Mapping[str, str]) -> dict[str, str]:
+        """The metric tags this kind reports that a version carries, in this kind's order."""
+        return {name: tags[name] for name in self.metrics if name in tags}
 
     def load(self, folder: Any) -> Any:
         return resolve(self.loader, field=f"model kind {self.name}: loader")(folder)
+
+
+def kind_of(tags: Mapping[str, str], kinds: Iterable[ModelKind]) -> ModelKind | None:
+    """The kind (among ``kinds``) of a registered version with these tags, if any."""
+    return next((kind for kind in kinds if kind.matches(tags)), None)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from recstack.errors import ConfigError
 from recstack.plugins import PluginTable
-from recstack.registry.models import ModelVersionInfo
 from recstack.settings import Settings
 from recstack.system import ModelKind, SystemSpec, resolve
 
@@ -45,14 +44,6 @@ def model_kinds(specs: list[SystemSpec] | None = None) -> PluginTable[ModelKind]
         for kind in spec.model_kinds:
             table.add(kind.name, kind)
     return table
-
-
-def kind_of(info: ModelVersionInfo, kinds: PluginTable[ModelKind]) -> ModelKind | None:
-    """The kind of a registered version: its ``kind`` tag, else the kind listing its type."""
-    tagged = info.tags.get("kind")
-    if tagged:
-        return kinds.get(tagged) if tagged in kinds else None
-    return next((k for k in kinds.as_dict().values() if k.matches(info.tags)), None)
 
 
 def validate_settings(settings: Settings, specs: list[SystemSpec]) -> None:

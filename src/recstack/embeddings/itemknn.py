@@ -14,8 +14,9 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
+from recstack.configs import build_config
 from recstack.data.cooccurrence import cooccurrence
-from recstack.embeddings.models import config_from_overrides, register_embedding_model
+from recstack.embeddings.models import register_embedding_model
 from recstack.errors import ConfigError
 
 # Copied from recstack.sequential.models.itemknn.ItemKNNConfig.popularity_weight: the same
@@ -81,4 +82,4 @@ class CoViewItemKNN:
 
 @register_embedding_model("itemknn", vectors=False)
 def _build_itemknn(overrides: dict[str, Any], dataset: str | None) -> CoViewItemKNN:
-    return CoViewItemKNN(**asdict(config_from_overrides(CoViewItemKNNConfig, overrides)))
+    return CoViewItemKNN(**asdict(build_config(CoViewItemKNNConfig, overrides)))

@@ -42,8 +42,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from recstack.configs import build_config
 from recstack.embeddings._vectors import flatten, keep_probabilities, skipgram_pairs
-from recstack.embeddings.models import config_from_overrides, register_embedding_model
+from recstack.embeddings.models import register_embedding_model
 from recstack.embeddings.sessions import DEFAULT_METADATA, metadata_tokens
 from recstack.errors import ConfigError
 
@@ -438,7 +439,7 @@ def _build(preset: str, overrides: dict[str, Any], dataset: str | None) -> MetaP
     if dataset in DEFAULT_METADATA and "metadata_fields" not in overrides:
         overrides["metadata_fields"] = DEFAULT_METADATA[dataset]
     fields = overrides.pop("metadata_fields", None)
-    config = config_from_overrides(MetaProd2VecConfig, {**PRESETS[preset], **overrides})
+    config = build_config(MetaProd2VecConfig, {**PRESETS[preset], **overrides})
     if fields is not None:  # a tuple field: build_config cannot coerce "city,category"
         config = MetaProd2VecConfig(**{**asdict(config), "metadata_fields": fields})
     return MetaProd2Vec(**asdict(config))

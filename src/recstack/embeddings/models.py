@@ -66,10 +66,3 @@ def embedding_models(*, vectors: bool | None = None) -> list[str]:
     _load_builtin()
     return [name for name, model in sorted(_MODELS.as_dict().items())
             if vectors is None or model.vectors == vectors]
-
-
-def config_from_overrides(config_cls: type, overrides: dict[str, Any]) -> Any:
-    """A model's config dataclass from ``key=value`` overrides, names and types checked."""
-    from recstack.configs import build_config
-
-    return build_config(config_cls, overrides)

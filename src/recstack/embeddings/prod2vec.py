@@ -14,8 +14,9 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
+from recstack.configs import build_config
 from recstack.embeddings._vectors import flatten
-from recstack.embeddings.models import config_from_overrides, register_embedding_model
+from recstack.embeddings.models import register_embedding_model
 from recstack.errors import ConfigError
 
 
@@ -88,4 +89,4 @@ class Prod2Vec:
 
 @register_embedding_model("prod2vec")
 def _build_prod2vec(overrides: dict[str, Any], dataset: str | None) -> Prod2Vec:
-    return Prod2Vec(**asdict(config_from_overrides(Prod2VecConfig, overrides)))
+    return Prod2Vec(**asdict(build_config(Prod2VecConfig, overrides)))

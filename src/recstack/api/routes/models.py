@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from recstack.serving import StateDep
+from recstack.system import kind_of
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -25,14 +26,12 @@ def list_models(state: StateDep) -> list[ModelVersionResponse]:
     """Every registered version with its aliases, kind, metrics and tags."""
     from recstack.registry.models import ModelRegistry
 
-    kinds = {cache.kind.name: cache.kind for cache in state.caches.values()
-             if cache.kind is not None}
+    kinds = [cache.kind for cache in state.caches.values() if cache.kind is not None]
     rows = []
     for v in ModelRegistry(state.settings).list():
-        kind = next((k for k in kinds.values() if k.matches(v.tags)), None)
+        kind = kind_of(v.tags, kinds)
         rows.append(ModelVersionResponse(
             name=v.name, version=v.version, aliases=v.aliases,
             kind=kind.name if kind else None, model_type=v.model_type,
-            metrics={m: v.tags[m] for m in (kind.metrics if kind else ()) if m in v.tags},
-            tags=v.tags))
+            metrics=kind.reported_metrics(v.tags) if kind else {}, tags=v.tags))
     return rows
