@@ -19,7 +19,7 @@ import torch
 from recstack.nlu.data import make_splits
 from recstack.nlu.evaluation import evaluate
 from recstack.nlu.joint import JointEncoderNLU
-from recstack.nlu.pipeline import NLUTrainConfig, gazetteer_for
+from recstack.nlu.pipeline import NLUTrainConfig, gazetteer_for, swap_names_for
 from recstack.settings import get_settings
 
 
@@ -51,7 +51,8 @@ def main() -> None:
     splits = make_splits(seed=0, sizes=sizes, shared_dir=settings.shared_data_dir)  # type: ignore[arg-type]
     gazetteer = gazetteer_for(NLUTrainConfig(gazetteer=args.gazetteer), splits, settings)
     extra = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
-    model = JointEncoderNLU(gazetteer=gazetteer, encoder=args.encoder, threads=args.threads,
+    model = JointEncoderNLU(gazetteer=gazetteer, swap_names=swap_names_for(gazetteer, splits),
+                            encoder=args.encoder, threads=args.threads,
                             max_minutes=args.max_minutes, epochs=args.epochs, **extra)
     started = time.perf_counter()
     model.fit(splits.train, valid=splits.valid)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -15,7 +16,8 @@ pytest.importorskip("transformers")
 
 from recstack.errors import ConfigError, NotFoundError  # noqa: E402
 from recstack.nlu.joint import LABELS, JointEncoderNLU, _align, _content  # noqa: E402
-from recstack.nlu.schema import INTENTS, Span  # noqa: E402
+from recstack.nlu.schema import INTENTS, Example, Span  # noqa: E402
+from recstack.nlu.tagging import JointCodec, swap_places  # noqa: E402
 from recstack.text import trim_span  # noqa: E402
 
 
@@ -38,20 +40,45 @@ def test_every_subtoken_of_a_span_carries_its_label_and_spaces_are_not_content()
         _id("I-DURATION"), _id("I-DURATION"), _id("I-DURATION"), -100]
 
 
+class _Pieces:
+    """The one thing decoding asks of a tokenizer: the id of the bare ``▁`` piece."""
+
+    def convert_tokens_to_ids(self, token: str) -> int:
+        return 6
+
+
 def test_decoding_trims_particles_keeps_known_names_and_starts_spans_at_stray_inside_tags(
 ) -> None:
-    model = JointEncoderNLU(gazetteer={"CITY": ["제주도"]})
-    model._setup()
+    codec = JointCodec(_Pieces(), {"CITY": ["제주도"]})
     text = "제주도에서 가족 여행"
     content = [(0, 0), (0, 2), (2, 3), (3, 5), (6, 8), (9, 11), (0, 0)]  # 제주 도 에서 가족 여행
     tags = ["O", "B-CITY", "I-CITY", "I-CITY", "I-COMPANION", "O", "O"]
-    probs = torch.full((len(tags), len(LABELS)), 0.01)
+    probs = np.full((len(tags), len(LABELS)), 0.01)
     for i, tag in enumerate(tags):
         probs[i, _id(tag)] = 0.9
-    spans = model._decode(text, content, probs)
+    spans = codec.decode(text, content, probs)
     assert [(s.type, s.text, s.start, s.end) for s in spans] == [
         ("CITY", "제주도", 0, 3), ("COMPANION", "가족", 6, 8)]
     assert spans[0].score == pytest.approx(0.9)
+
+
+def test_swapping_places_keeps_spans_exact_and_refits_particles() -> None:
+    text = "파리를 거쳐 제주도에서 3박4일"
+    example = Example(text, "itinerary_planning", [
+        Span("CITY", 0, 2, "파리"), Span("CITY", 7, 10, "제주도"),
+        Span("DURATION", 13, 17, "3박4일")])
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(20):
+        swapped = swap_places(example, {"CITY": ["서울", "발리", "뉴욕"]}, rng, 1.0)
+        assert all(swapped.text[s.start:s.end] == s.text for s in swapped.entities)
+        first = swapped.entities[0].text
+        # 을 after a final consonant (서울, 뉴욕), 를 after a vowel (발리).
+        assert swapped.text.startswith(first + ("를" if first == "발리" else "을") + " 거쳐 ")
+        assert swapped.entities[2].text == "3박4일"  # not a place: never swapped
+        seen.add(first)
+    assert seen == {"서울", "발리", "뉴욕"}
+    assert swap_places(example, {"CITY": ["서울"]}, rng, 0.0).text == text
 
 
 def test_parameters_are_checked_and_an_unfitted_model_says_so() -> None:
@@ -112,7 +139,7 @@ def test_parses_are_particle_free_spans_over_the_original_text(trained, small_sp
         assert parse.intent in INTENTS and 0.0 <= parse.intent_score <= 1.0
         for s in parse.entities:
             assert parse.text[s.start:s.end] == s.text and 0.0 <= s.score <= 1.0
-            assert trim_span(parse.text, s.start, s.end, trained.known_) == (s.start, s.end)
+            assert trim_span(parse.text, s.start, s.end, trained.codec_.known) == (s.start, s.end)
 
 
 @pytest.mark.slow

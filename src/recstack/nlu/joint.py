@@ -3,19 +3,15 @@
 One encoder pass per batch feeds two heads: the intent head reads the mean of the token states
 (e5 was pre-trained to pool by mean, so that vector already means the sentence), the token head
 labels every sub-word token with a BIO tag over the eight entity types. The loss is the intent
-cross-entropy plus ``token_loss_weight`` times the token cross-entropy.
+cross-entropy plus ``token_loss_weight`` times the token cross-entropy. Tokens, labels and
+decoding are :class:`recstack.nlu.tagging.JointCodec`'s (torch-free, shared with the ONNX path).
 
-Labels come from character spans through the fast tokenizer's offset mapping. **Every** sub-token
-that overlaps a span carries its label (B on the one holding the span's first character, I on
-the rest), not only a word's first piece: Korean particles glue onto names inside one word and
-the Unigram tokenizer often cuts across the name/particle boundary (``홋카이도로`` → ``▁ 홋 카이
-도로``), so a span's end is only recoverable from its last piece. Decoding takes the characters
-of a tag run over the ORIGINAL text (offsets) and trims particles and edge punctuation with
-:func:`recstack.text.trim_span`, keeping gazetteer names whole (``제주도`` keeps its ``도``).
-
-The gazetteer the pipeline passes is also a feature (``gazetteer_feature``): the rules' matches
-(gazetteer names and the date/budget/... regexes) become a per-token one-hot BIO hint beside the
-token states at the token head's input.
+The gazetteer the pipeline passes is a feature twice over: the rules' matches (gazetteer names
+and the date/budget/... regexes) become a per-token BIO hint, embedded and added to the word
+embeddings at the input (``hint_input``: attention can then weigh a listed name against its
+context) and, one-hot, beside the token states at the token head (``gazetteer_feature``).
+Every epoch draws fresh place names into the training questions (``slot_swap``,
+:func:`recstack.nlu.tagging.swap_places`).
 
 The only NLU module that imports torch and transformers at module level (import-linter:
 ``recstack.nlu.joint -> torch``); the plugin table names it as a string, so listing models does
@@ -37,24 +33,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import BertModel, PreTrainedTokenizerFast
 
 from recstack.errors import ConfigError, DataError, NotFoundError
-from recstack.nlu import _lexicon as lex
 from recstack.nlu.evaluation import score_parses
-from recstack.nlu.rules import GazetteerMatcher, find_entities
-from recstack.nlu.schema import ENTITY_TYPES, INTENTS, Example, Parse, Span
-from recstack.text import trim_span
+from recstack.nlu.schema import INTENTS, Example, Parse
+from recstack.nlu.tagging import (
+    IGNORE,
+    LABELS,
+    PLACE_TYPES,
+    JointCodec,
+    align_labels,
+    collate,
+    content_offsets,
+    swap_places,
+)
 from recstack.training import Trainer, TrainerConfig, TrainingHistory
 
 __all__ = ["LABELS", "JointConfig", "JointEncoderNLU"]
 
-LABELS: tuple[str, ...] = ("O", *(f"{p}-{t}" for t in ENTITY_TYPES for p in "BI"))
-_LABEL_ID = {label: i for i, label in enumerate(LABELS)}
-_IGNORE = -100  # cross-entropy's ignore_index: special tokens and bare "▁" pieces
-_PLACES = ("COUNTRY", "CITY", "POI")
+# Kept for callers of the first version's private names (tests, notebooks).
+_align, _content, _IGNORE = align_labels, content_offsets, IGNORE
 _CONFIG_FILE, _HEADS_FILE, _ENCODER_DIR = "joint.json", "heads.pt", "encoder"
 
 
@@ -80,9 +82,11 @@ class JointConfig(TrainerConfig):
     freeze_word_embeddings: bool = True  # 250k x 384 rows: ~7x faster CPU steps, and unseen
     # names keep their pre-trained pieces instead of drifting towards the training names
     gazetteer_feature: bool = True  # gazetteer/regex matches as a per-token one-hot BIO hint
+    hint_input: bool = True  # ... and embedded, added to the word embeddings at the input
     gazetteer_types: bool = True  # a decoded place span that is a listed name takes its type
-    hint_scale: float = 10.0  # the hint's size: the trainer has one lr, and Adam steps its
+    hint_scale: float = 10.0  # the head hint's size: the trainer has one lr, and Adam steps its
     # weights by ~lr whatever the input, so x10 gives the new hint weights a 10x effective lr
+    slot_swap: float = 0.0  # share of place spans given a fresh name each epoch (0 = off)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -92,10 +96,13 @@ class JointConfig(TrainerConfig):
         if not 8 <= self.max_length <= 512:
             raise ConfigError("max_length must be between 8 and 512", field="max_length",
                               fix="for example max_length=64")
+        if not 0.0 <= self.slot_swap <= 1.0:
+            raise ConfigError("slot_swap must be a share between 0 and 1", field="slot_swap",
+                              fix="for example slot_swap=0.5")
 
 
 class _JointModule(nn.Module):
-    """Encoder + intent head + token head (+ hint embedding); forward returns a dict with
+    """Encoder + intent head + token head (+ hint embeddings); forward returns a dict with
     ``loss`` when labels are given, as the spine trainer's default loss expects."""
 
     def __init__(self, encoder: BertModel, config: JointConfig):
@@ -109,12 +116,24 @@ class _JointModule(nn.Module):
         self.intent_head = nn.Linear(hidden, len(INTENTS))
         # States and the one-hot hint side by side.
         self.token_head = nn.Linear(hidden + len(LABELS), len(LABELS))
+        self.hint_embedding: nn.Embedding | None = None
+        if config.hint_input and config.gazetteer_feature:
+            # Zero at the start: the pre-trained encoder sees its own inputs until the hint
+            # proves useful.
+            self.hint_embedding = nn.Embedding(len(LABELS), hidden)
+            nn.init.zeros_(self.hint_embedding.weight)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 hints: torch.Tensor, intent: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        states = self.encoder(input_ids=input_ids,
-                              attention_mask=attention_mask).last_hidden_state  # (B, T, H)
+        if self.hint_embedding is not None:
+            embeds = self.encoder.embeddings.word_embeddings(input_ids)
+            embeds = embeds + self.hint_embedding(hints)
+            states = self.encoder(inputs_embeds=embeds,
+                                  attention_mask=attention_mask).last_hidden_state
+        else:
+            states = self.encoder(input_ids=input_ids,
+                                  attention_mask=attention_mask).last_hidden_state  # (B, T, H)
         if self.pooling == "mean":
             mask = attention_mask.unsqueeze(-1).to(states.dtype)  # (B, T, 1)
             pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
@@ -127,58 +146,13 @@ class _JointModule(nn.Module):
         if intent is not None and labels is not None:
             ce = nn.functional.cross_entropy
             token_loss = ce(token_logits.flatten(0, 1).float(), labels.flatten(),
-                            ignore_index=_IGNORE)
+                            ignore_index=IGNORE)
             out["loss"] = ce(intent_logits.float(), intent) + self.token_loss_weight * token_loss
         return out
 
 
-def _content(text: str, offsets: Sequence[tuple[int, int]], ids: Sequence[int] = (),
-             blank: int = -1) -> list[tuple[int, int]]:
-    """Each token's characters without leading spaces (a Metaspace piece's offsets include the
-    space before it). Special tokens and the bare ``▁`` piece (id ``blank``) become empty
-    ``(s, s)``: the tokenizer gives a text-initial ``▁`` the offsets of the next character, and
-    labelling both would start every first-word entity twice."""
-    out = []
-    for k, (start, end) in enumerate(offsets):
-        if k < len(ids) and ids[k] == blank:
-            start = end
-        while start < end and text[start].isspace():
-            start += 1
-        out.append((start, end))
-    return out
-
-
-def _align(content: Sequence[tuple[int, int]], spans: Iterable[Span]) -> list[int]:
-    """BIO label ids per token: every token overlapping a span carries its type."""
-    spans = sorted(spans, key=lambda s: s.start)
-    ids = []
-    for start, end in content:
-        if start >= end:
-            ids.append(_IGNORE)
-            continue
-        label = "O"
-        for s in spans:
-            if start < s.end and end > s.start:
-                label = ("B-" if start <= s.start else "I-") + s.type
-                break
-        ids.append(_LABEL_ID[label])
-    return ids
-
-
-def _pad(rows: list[list[int]], value: int) -> torch.Tensor:
-    width = max(len(r) for r in rows)
-    return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
-
-
-def _collate(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    """Dynamic padding: each batch only as wide as its longest question."""
-    batch = {"input_ids": _pad([i["input_ids"] for i in items], 1),  # <pad> is id 1
-             "attention_mask": _pad([[1] * len(i["input_ids"]) for i in items], 0),
-             "hints": _pad([[max(h, 0) for h in i["hints"]] for i in items], 0)}
-    if "labels" in items[0]:
-        batch["labels"] = _pad([i["labels"] for i in items], _IGNORE)
-        batch["intent"] = torch.tensor([i["intent"] for i in items], dtype=torch.long)
-    return batch
+def _tensors(batch: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(v) for k, v in batch.items()}
 
 
 class JointEncoderNLU:
@@ -187,6 +161,8 @@ class JointEncoderNLU:
     Args:
         gazetteer: entity type → names (the pipeline passes it); kept whole when particles are
             trimmed and, with ``gazetteer_feature``, matched as a per-token hint.
+        swap_names: place type → names that ``slot_swap`` draws from; default the gazetteer's
+            place lists. The pipeline passes names that no held-out question uses.
         encoder: a converted e5 folder or a recstack home (converted there on first use by
             :func:`recstack.encoders.ensure_e5`); default the settings' home.
         config: a :class:`JointConfig`; keyword overrides (``epochs=2``, as ``--set`` passes
@@ -194,6 +170,7 @@ class JointEncoderNLU:
     """
 
     def __init__(self, *, gazetteer: Mapping[str, Iterable[str]] | None = None,
+                 swap_names: Mapping[str, Sequence[str]] | None = None,
                  encoder: str | Path | None = None, config: JointConfig | None = None,
                  **overrides: Any):
         known = {f.name for f in dataclasses.fields(JointConfig)}
@@ -203,23 +180,16 @@ class JointEncoderNLU:
                               field=unknown[0], fix=f"use fields of JointConfig: "
                                                     f"{', '.join(sorted(known))}")
         self.gazetteer = gazetteer
+        self.swap_names = swap_names
         self.encoder = encoder
         self.config = dataclasses.replace(config or JointConfig(), **overrides)
 
     # -- set-up ------------------------------------------------------------------------------
-    def _lists(self) -> dict[str, list[str]]:
-        lists = {t: list(v) for t, v in (self.gazetteer or {}).items()}
-        lists.setdefault("COMPANION", list(lex.COMPANIONS))
-        return lists
-
-    def _setup(self) -> None:
-        """The matcher and the names kept whole (not learned; rebuilt on load)."""
-        if hasattr(self, "matcher_"):
-            return
-        lists = self._lists()
-        self.matcher_ = GazetteerMatcher(lists)
-        self.known_ = frozenset(n for names in lists.values() for n in names)
-        self.place_type_ = {n: t for t in _PLACES for n in lists.get(t, [])}
+    def _make_codec(self, tokenizer: Any) -> None:
+        cfg = self.config
+        self.codec_ = JointCodec(tokenizer, self.gazetteer, max_length=cfg.max_length,
+                                 gazetteer_feature=cfg.gazetteer_feature,
+                                 gazetteer_types=cfg.gazetteer_types)
 
     def _encoder_folder(self) -> Path:
         if self.encoder is not None and (Path(self.encoder) / "config.json").is_file():
@@ -228,26 +198,28 @@ class JointEncoderNLU:
 
         return ensure_e5(self.encoder)  # a home, or None: the settings' home
 
-    def _encode(self, texts: Sequence[str], examples: Sequence[Example] | None = None
-                ) -> list[dict[str, Any]]:
-        """Token ids, content offsets, hint ids (and labels) of each text."""
-        self._setup()
-        enc = self.tokenizer_(list(texts), truncation=True, max_length=self.config.max_length,
-                              return_offsets_mapping=True)
-        items, blank = [], self.tokenizer_.convert_tokens_to_ids("▁")
-        for k, text in enumerate(texts):
-            content = _content(text, enc["offset_mapping"][k], enc["input_ids"][k], blank)
-            hints = (_align(content, find_entities(text, self.matcher_))
-                     if self.config.gazetteer_feature else [0] * len(content))
-            item: dict[str, Any] = {"input_ids": enc["input_ids"][k], "content": content,
-                                    "hints": hints}
-            if examples is not None:
-                item["labels"] = _align(content, examples[k].entities)
-                item["intent"] = INTENTS.index(examples[k].intent)
-            items.append(item)
-        return items
-
     # -- fitting -----------------------------------------------------------------------------
+    def _epoch_batches(self, examples: list[Example]) -> Any:
+        """The trainer's ``batches(epoch, rng)``: shuffled batches, place names swapped afresh
+        each epoch when ``slot_swap`` > 0 (otherwise encoded once)."""
+        cfg = self.config
+        codec = self.codec_
+        names = {t: list(v) for t, v in (self.swap_names if self.swap_names is not None
+                                         else codec.lists).items() if t in PLACE_TYPES and v}
+        fixed = None if cfg.slot_swap > 0 else codec.encode([e.text for e in examples], examples)
+
+        def batches(epoch: int, rng: np.random.Generator) -> Iterable[dict[str, torch.Tensor]]:
+            if fixed is None:
+                swapped = [swap_places(e, names, rng, cfg.slot_swap) for e in examples]
+                items = codec.encode([e.text for e in swapped], swapped)
+            else:
+                items = fixed
+            order = rng.permutation(len(items))
+            for lo in range(0, len(items), cfg.batch_size):
+                yield _tensors(collate([items[i] for i in order[lo:lo + cfg.batch_size]]))
+
+        return batches
+
     def fit(self, examples: list[Example], valid: list[Example] | None = None) -> Self:
         """Fine-tunes encoder and heads with the spine trainer.
 
@@ -265,20 +237,15 @@ class JointEncoderNLU:
                             fix=f"pass labelled questions with intents from {INTENTS}")
         torch.manual_seed(cfg.seed)  # the heads' initial weights
         folder = self._encoder_folder()
-        self.tokenizer_ = PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
+        self._make_codec(PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True))
         encoder = BertModel.from_pretrained(folder, add_pooling_layer=False,
                                             local_files_only=True)
         encoder.embeddings.word_embeddings.weight.requires_grad_(not cfg.freeze_word_embeddings)
         self.module_ = _JointModule(encoder, cfg)
-        train_items = self._encode([e.text for e in examples], examples)
-        loader: torch.utils.data.DataLoader[dict[str, Any]] = torch.utils.data.DataLoader(
-            train_items,  # type: ignore[arg-type]  # a list is a map-style dataset
-            batch_size=cfg.batch_size, shuffle=True, collate_fn=_collate,
-            generator=torch.Generator().manual_seed(cfg.seed))
         validate = None
         if valid:
             valid = [e for e in valid if e.text.strip()]
-            valid_items = self._encode([e.text for e in valid], valid)
+            valid_items = self.codec_.encode([e.text for e in valid], valid)
 
             def validate(module: nn.Module) -> dict[str, float]:
                 parses, loss = self._predict([e.text for e in valid], valid_items)
@@ -287,8 +254,10 @@ class JointEncoderNLU:
                 return {"intent_accuracy": acc, "entity_f1": f1, "loss": loss,
                         "score": (acc + f1) / 2}
 
+        steps = -(-len(examples) // cfg.batch_size)
         self.history_: TrainingHistory = Trainer(cfg).fit(
-            self.module_, loader, validate=validate, progress=False)
+            self.module_, self._epoch_batches(examples), validate=validate,
+            steps_per_epoch=steps, progress=False)
         self.module_.cpu().eval()
         return self
 
@@ -308,53 +277,14 @@ class JointEncoderNLU:
         with torch.inference_mode():
             for lo in range(0, len(items), size):
                 chunk = items[lo:lo + size]
-                batch = {k: v.to(device) for k, v in _collate(chunk).items()}
+                batch = {k: v.to(device) for k, v in _tensors(collate(chunk)).items()}
                 out = module(**batch)
                 if "loss" in out:
                     losses.append(float(out["loss"]) * len(chunk))
-                intent_p = out["intent_logits"].float().softmax(-1).cpu()
-                token_p = out["token_logits"].float().softmax(-1).cpu()
-                for j, item in enumerate(chunk):
-                    text = texts[lo + j]
-                    best = int(intent_p[j].argmax())
-                    n = len(item["input_ids"])
-                    parses.append(Parse(text=text, intent=INTENTS[best],
-                                        intent_score=round(float(intent_p[j, best]), 6),
-                                        entities=self._decode(text, item["content"],
-                                                              token_p[j, :n])))
+                parses.extend(self.codec_.parses(
+                    texts[lo:lo + size], chunk, out["intent_logits"].float().cpu().numpy(),
+                    out["token_logits"].float().cpu().numpy()))
         return parses, (sum(losses) / len(items) if losses and items else float("nan"))
-
-    def _decode(self, text: str, content: Sequence[tuple[int, int]],
-                probs: torch.Tensor) -> list[Span]:
-        """Runs of B/I tags → character spans over ``text``, particles trimmed."""
-        groups: list[tuple[str, list[int]]] = []
-        last = -1  # index of the previous token with characters
-        for i, (start, end) in enumerate(content):
-            if start >= end:
-                continue
-            label = LABELS[int(probs[i].argmax())]
-            if label == "O":
-                last = i
-                continue
-            prefix, etype = label.split("-", 1)
-            if prefix == "I" and groups and groups[-1][0] == etype and groups[-1][1][-1] == last:
-                groups[-1][1].append(i)
-            else:  # a B, or an I after something else: a stray I starts a span too
-                groups.append((etype, [i]))
-            last = i
-        spans = []
-        for etype, idx in groups:
-            start, end = trim_span(text, content[idx[0]][0], content[idx[-1]][1], self.known_)
-            if end <= start:
-                continue
-            score = float(probs[idx].max(-1).values.mean())
-            if self.config.gazetteer_types and etype in _PLACES:
-                # A listed name's list decides between country, city and POI: the tags mix
-                # them up for unseen names, the spans they find are right far more often.
-                etype = self.place_type_.get(text[start:end], etype)
-            spans.append(Span(type=etype, start=start, end=end, text=text[start:end],
-                              score=round(score, 6)))
-        return spans
 
     def parse(self, texts: list[str]) -> list[Parse]:
         """Parses a batch; empty or blank text is ``other`` with no entities. Text beyond
@@ -364,7 +294,7 @@ class JointEncoderNLU:
         out = [Parse(text=t, intent="other", intent_score=1.0, entities=[]) for t in texts]
         if live:
             live_texts = [texts[i] for i in live]
-            parses, _ = self._predict(live_texts, self._encode(live_texts))
+            parses, _ = self._predict(live_texts, self.codec_.encode(live_texts))
             for i, parse in zip(live, parses, strict=True):
                 out[i] = parse
         return out
@@ -377,12 +307,12 @@ class JointEncoderNLU:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.module_.encoder.save_pretrained(directory / _ENCODER_DIR)
-        self.tokenizer_.save_pretrained(directory / _ENCODER_DIR)
+        self.codec_.tokenizer.save_pretrained(directory / _ENCODER_DIR)
         heads = {k: v for k, v in self.module_.state_dict().items()
                  if not k.startswith("encoder.")}
         torch.save(heads, directory / _HEADS_FILE)
         state = {"model_type": "joint-e5", "config": dataclasses.asdict(self.config),
-                 "labels": list(LABELS), "intents": list(INTENTS), "gazetteer": self._lists(),
+                 "labels": list(LABELS), "intents": list(INTENTS), "gazetteer": self.codec_.lists,
                  "history": self.history_.to_dict() if hasattr(self, "history_") else None}
         (directory / _CONFIG_FILE).write_text(json.dumps(state, ensure_ascii=False),
                                               encoding="utf-8")
@@ -401,12 +331,16 @@ class JointEncoderNLU:
                 or tuple(state["intents"]) != INTENTS:
             raise DataError(f"{directory} holds another model or label set", field="directory",
                             fix="load it with its own class, or retrain")
+        known = {f.name for f in dataclasses.fields(JointConfig)}
+        config = {k: v for k, v in state["config"].items() if k in known}
+        # A model saved before hint_input existed had no input hint.
+        config.setdefault("hint_input", False)
         model = cls(gazetteer=state["gazetteer"], encoder=directory / _ENCODER_DIR,
-                    config=JointConfig(**state["config"]))
+                    config=JointConfig(**config))
         encoder = BertModel.from_pretrained(directory / _ENCODER_DIR, add_pooling_layer=False,
                                             local_files_only=True)
-        model.tokenizer_ = PreTrainedTokenizerFast.from_pretrained(directory / _ENCODER_DIR,
-                                                                   local_files_only=True)
+        model._make_codec(PreTrainedTokenizerFast.from_pretrained(directory / _ENCODER_DIR,
+                                                                  local_files_only=True))
         model.module_ = _JointModule(encoder, model.config)
         heads = torch.load(directory / _HEADS_FILE, map_location="cpu", weights_only=True)
         result = model.module_.load_state_dict(heads, strict=False)  # the encoder came above

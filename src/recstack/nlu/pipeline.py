@@ -7,6 +7,7 @@ place names were never seen in training, as its own MLflow run (test numbers nev
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -89,6 +90,18 @@ def gazetteer_for(config: NLUTrainConfig, splits: Any, settings: Settings
     return {kind: sorted(values) for kind, values in names.items()}
 
 
+def swap_names_for(gazetteer: dict[str, list[str]], splits: Any) -> dict[str, list[str]]:
+    """The place names a model may swap into training questions: the gazetteer's, less every
+    place a validation or test question names, so that held-out places stay unseen."""
+    from recstack.nlu.data import PLACE_TYPES
+
+    held_out = {name for part in ("valid", "test") if part in splits.grammars
+                for key, values in splits.grammars[part].fillers.items()
+                if key.split("/")[0] in PLACE_TYPES for name in values}
+    return {kind: [n for n in names if n not in held_out]
+            for kind, names in gazetteer.items() if kind in PLACE_TYPES}
+
+
 def score(model: Any, examples: list[Example]) -> dict[str, float]:
     from recstack.nlu.evaluation import evaluate as evaluate_examples
 
@@ -107,8 +120,11 @@ def train(config: NLUTrainConfig, settings: Settings, *, register: bool = True,
         raise ConfigError(f"unknown NLU model {config.model!r}", field="model",
                           fix=f"use one of: {', '.join(nlu_models())}")
     splits = splits or load_splits(settings, config.seed)
-    params = {"gazetteer": gazetteer_for(config, splits, settings),
-              **{k: _typed(v) for k, v in config.params.items()}}
+    gazetteer = gazetteer_for(config, splits, settings)
+    params: dict[str, Any] = {"gazetteer": gazetteer}
+    if "swap_names" in inspect.signature(nlu_model_class(config.model)).parameters:
+        params["swap_names"] = swap_names_for(gazetteer, splits)
+    params.update({k: _typed(v) for k, v in config.params.items()})
     try:
         model = nlu_model_class(config.model)(**params)
     except TypeError as exc:

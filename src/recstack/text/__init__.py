@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from recstack.text.korean import (
         PARTICLES,
         Normalized,
+        fit_particle,
         has_hangul,
         normalize,
         normalize_with_offsets,
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from recstack.text.tokenizer import KoreanTokenizer, Morpheme
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "korean": ["PARTICLES", "Normalized", "has_hangul", "normalize", "normalize_with_offsets",
-               "strip_particle", "trim_span"],
+    "korean": ["PARTICLES", "Normalized", "fit_particle", "has_hangul", "normalize",
+               "normalize_with_offsets", "strip_particle", "trim_span"],
     "tokenizer": ["KoreanTokenizer", "Morpheme"],
 })

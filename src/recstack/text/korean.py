@@ -67,6 +67,25 @@ def _fits(stem: str, particle: str) -> bool:
     return final in (0, 8)  # "VL": 로 after a vowel or ㄹ
 
 
+# Allomorph pairs: the form after a final consonant and the form after a vowel.
+_ALLOMORPHS = (("이", "가"), ("은", "는"), ("을", "를"), ("과", "와"), ("이랑", "랑"),
+               ("이나", "나"), ("으로", "로"), ("으로는", "로는"))
+
+
+def fit_particle(stem: str, particle: str) -> str:
+    """``particle``'s allomorph that may follow ``stem`` (``fit_particle("파리", "을")`` →
+    ``"를"``); any other particle, or a stem not ending in Hangul, unchanged."""
+    for consonant_form, vowel_form in _ALLOMORPHS:
+        if particle in (consonant_form, vowel_form):
+            final = _final_consonant(stem[-1]) if stem else None
+            if final is None:
+                return particle
+            if consonant_form == "으로" or consonant_form == "으로는":
+                return vowel_form if final in (0, 8) else consonant_form
+            return consonant_form if final else vowel_form
+    return particle
+
+
 def _strip_one(text: str) -> list[str]:
     """Every stem left by removing one particle that fits, longest particle first."""
     return [text[: -len(p)] for p in _BY_LENGTH
