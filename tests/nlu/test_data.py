@@ -77,6 +77,18 @@ def test_particle_allomorphs_follow_the_filler(filler: str, expected: str) -> No
     assert fill(template, fillers, random.Random(0)).text.endswith("친구랑 도톤보리는 좋아?")
 
 
+@pytest.mark.parametrize(("date", "expected"), [
+    ("내일", "내일 파타야 날씨 어때? 내일도 비 와?"),  # users never write 내일에
+    ("다음 주", "다음 주에 파타야 날씨 어때? 다음 주에도 비 와?"),
+    ("12월", "12월에 파타야 날씨 어때? 12월에도 비 와?"),
+])
+def test_relative_days_take_no_e(date: str, expected: str) -> None:
+    template = Template("t-1", "weather", "{DATE}에 {CITY} 날씨 어때? {DATE}에도 비 와?")
+    example = fill(template, {"DATE": [date], "CITY": ["파타야"]}, random.Random(0))
+    assert example.text == expected
+    assert [example.text[s.start:s.end] for s in example.entities] == [date, "파타야", date]
+
+
 def test_generation_is_deterministic_by_seed() -> None:
     templates = [t for t in load_templates() if set(s.split("#")[0] for s in t.slots)
                  <= set(SMALL_FILLERS)]

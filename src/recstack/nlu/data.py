@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,9 @@ OTHER_SHARE = 0.10
 # Particle pairs written "consonant form/vowel form" after a slot (either order).
 _PAIRS = {frozenset(p) for p in (("은", "는"), ("이", "가"), ("을", "를"), ("과", "와"))}
 _CONSONANT_FORMS = {"은", "이", "을", "과"}
+# Days named relative to today take no 에: "내일 다낭 날씨", "오늘도", never "내일에 다낭".
+_NO_E_DATES = frozenset({"오늘", "내일", "모레"})
+_E = re.compile(r"에(?=$|[\s?!.,]|도)")
 
 
 def _final(text: str) -> int | None:
@@ -51,7 +55,9 @@ def _final(text: str) -> int | None:
 
 def _attach(filler: str, rest: str) -> str:
     """``rest`` (the literal after a slot) with a leading particle written for both
-    allomorphs resolved for ``filler``."""
+    allomorphs resolved for ``filler``; a ``에`` after ``오늘``, ``내일``, ``모레`` is dropped."""
+    if filler in _NO_E_DATES and _E.match(rest):
+        return rest[1:]
     final = _final(filler)
     consonant = final != 0
     if len(rest) >= 3 and rest[1] == "/" and frozenset((rest[0], rest[2])) in _PAIRS:
