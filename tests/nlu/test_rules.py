@@ -48,6 +48,19 @@ def test_particles_stay_outside_and_names_inside_longer_words_are_not_matched() 
     ("1인당 50만원 이하로", [("BUDGET", "1인당 50만원 이하")]),
     ("200만원으로", [("BUDGET", "200만원")]),
     ("부모님이랑 신혼여행", [("COMPANION", "부모님"), ("COMPANION", "신혼여행")]),
+    # Forms real users write beyond digits and 만원.
+    ("인당 50 정도로", [("BUDGET", "인당 50 정도")]),
+    ("이백만원 이하로", [("BUDGET", "이백만원 이하")]),
+    ("2천만원으로", [("BUDGET", "2천만원")]),
+    ("500불로 가능해?", [("BUDGET", "500불")]),
+    ("현충일 연휴에", [("DATE", "현충일 연휴")]),
+    ("다음 주 금요일 출발", [("DATE", "다음 주 금요일")]),
+    ("11/3에 출발", [("DATE", "11/3")]),
+    ("무박 2일로", [("DURATION", "무박 2일")]),
+    ("보름 일정", [("DURATION", "보름")]),
+    ("성인 2 아동 1", [("PEOPLE", "성인 2 아동 1")]),
+    ("두 사람이", [("PEOPLE", "두 사람")]),
+    ("누나랑", [("COMPANION", "누나")]),
 ])
 def test_regexes_and_companions(text: str, expected: list[tuple[str, str]]) -> None:
     assert [(s.type, s.text) for s in find_entities(text, None)] == expected

@@ -128,10 +128,12 @@ class JointCodec:
         for k, text in enumerate(texts):
             content = content_offsets(text, enc["offset_mapping"][k], enc["input_ids"][k],
                                       self.blank)
-            hints = (align_labels(content, find_entities(text, self.matcher))
-                     if self.gazetteer_feature else [0] * len(content))
+            matches = find_entities(text, self.matcher) if self.gazetteer_feature else []
+            hints = align_labels(content, matches) if matches else [0] * len(content)
+            # What the rules matched in this text is kept whole when particles are trimmed:
+            # 여름휴가 must not lose a 가 that only looks like a particle.
             item: dict[str, Any] = {"input_ids": enc["input_ids"][k], "content": content,
-                                    "hints": hints}
+                                    "hints": hints, "matched": {m.text for m in matches}}
             if examples is not None:
                 item["labels"] = align_labels(content, examples[k].entities)
                 item["intent"] = INTENTS.index(examples[k].intent)
@@ -149,12 +151,15 @@ class JointCodec:
             n = len(item["input_ids"])
             out.append(Parse(text=text, intent=INTENTS[best],
                              intent_score=round(float(intent_p[j, best]), 6),
-                             entities=self.decode(text, item["content"], token_p[j, :n])))
+                             entities=self.decode(text, item["content"], token_p[j, :n],
+                                                  item.get("matched", ()))))
         return out
 
-    def decode(self, text: str, content: Sequence[tuple[int, int]],
-               probs: np.ndarray) -> list[Span]:
-        """Runs of B/I tags → character spans over ``text``, particles trimmed."""
+    def decode(self, text: str, content: Sequence[tuple[int, int]], probs: np.ndarray,
+               matched: Iterable[str] = ()) -> list[Span]:
+        """Runs of B/I tags → character spans over ``text``, particles trimmed (listed names
+        and ``matched``, the rules' matches in this text, are kept whole)."""
+        known = self.known | frozenset(matched) if matched else self.known
         groups: list[tuple[str, list[int]]] = []
         last = -1  # index of the previous token with characters
         tags = np.asarray(probs).argmax(-1)
@@ -173,7 +178,7 @@ class JointCodec:
             last = i
         spans = []
         for etype, idx in groups:
-            start, end = trim_span(text, content[idx[0]][0], content[idx[-1]][1], self.known)
+            start, end = trim_span(text, content[idx[0]][0], content[idx[-1]][1], known)
             if end <= start:
                 continue
             score = float(np.asarray(probs)[idx].max(-1).mean())
