@@ -97,27 +97,42 @@ def run_model(name: str, splits: Any, settings: Any, args: argparse.Namespace,
               console: Console) -> list[dict[str, Any]]:
     from recstack.nlu.evaluation import evaluate
     from recstack.nlu.models import nlu_model_class
-    from recstack.nlu.pipeline import NLUTrainConfig, gazetteer_for
+    from recstack.nlu.pipeline import NLUTrainConfig, gazetteer_for, swap_names_for
 
     cls = nlu_model_class(name)
+    saved = dict(kv.split("=", 1) for kv in args.saved).get(name)
     params: dict[str, Any] = {}
     if args.budget_minutes is not None and _accepts(cls, "max_minutes"):
         params["max_minutes"] = args.budget_minutes
     if args.threads is not None and _accepts(cls, "threads"):
         params["threads"] = args.threads
-    settings_for = GAZETTEERS if _accepts(cls, "gazetteer") else ("none",)
+    settings_for = tuple(g for g in args.gazetteers if g in GAZETTEERS) \
+        if _accepts(cls, "gazetteer") else ("none",)
+    if saved:
+        settings_for = ("full",)  # what nlu_joint_probe.py trains with by default
     rows = []
     for gazetteer in settings_for:
         kwargs = dict(params)
         if gazetteer != "none":
             kwargs["gazetteer"] = gazetteer_for(NLUTrainConfig(model=name, gazetteer=gazetteer),
                                                 splits, settings)
-        console.print(f"[{name} / gazetteer={gazetteer}] fitting on {len(splits.train)} "
-                      f"questions {params or ''}", markup=False)
-        model = cls(**kwargs)
-        started = time.perf_counter()
-        model.fit(splits.train, valid=splits.valid)
-        fit_seconds = time.perf_counter() - started
+            if _accepts(cls, "swap_names"):
+                kwargs["swap_names"] = swap_names_for(kwargs["gazetteer"], splits)
+        if saved:
+            # A model trained earlier on these splits (e.g. by nlu_joint_probe.py): scored
+            # here; its fit time is the sum of its recorded epochs.
+            console.print(f"[{name}] loading {saved}", markup=False)
+            model = cls.load(saved)
+            fit_seconds = sum(e.seconds for e in model.history_.epochs)
+            params = {**params, "saved": saved, "config": {
+                k: v for k, v in vars(model.config).items() if not k.startswith("_")}}
+        else:
+            console.print(f"[{name} / gazetteer={gazetteer}] fitting on {len(splits.train)} "
+                          f"questions {params or ''}", markup=False)
+            model = cls(**kwargs)
+            started = time.perf_counter()
+            model.fit(splits.train, valid=splits.valid)
+            fit_seconds = time.perf_counter() - started
         valid = _metrics(evaluate(model, splits.valid))
         test = _metrics(evaluate(model, splits.test), confusion=True)
         latency = _latency(model, [e.text for e in splits.test], args.latency_n)
@@ -183,6 +198,11 @@ def main() -> None:
                              "that take it")
     parser.add_argument("--latency-n", type=int, default=300,
                         help="test questions timed one at a time (batch 1)")
+    parser.add_argument("--gazetteers", nargs="+", default=list(GAZETTEERS),
+                        choices=list(GAZETTEERS), help="gazetteer settings to measure")
+    parser.add_argument("--saved", nargs="*", default=[], metavar="MODEL=PATH",
+                        help="score a model saved earlier on the same splits with the full "
+                             "gazetteer instead of fitting it")
     parser.add_argument("--klue", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--klue-max-iterations", type=int, default=200)
     parser.add_argument("--shared-data", type=Path, default=None,
@@ -228,7 +248,8 @@ def main() -> None:
         "command": " ".join(sys.argv),
         "settings": {"seed": args.seed, "sizes": list(args.sizes), "models": models,
                      "threads": args.threads, "budget_minutes": args.budget_minutes,
-                     "latency_n": args.latency_n, "klue": args.klue,
+                     "latency_n": args.latency_n, "gazetteers": args.gazetteers,
+                     "saved": args.saved, "klue": args.klue,
                      "klue_max_iterations": args.klue_max_iterations},
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(),

@@ -25,7 +25,7 @@ import numpy as np
 from recstack.nlu import _lexicon as lex
 from recstack.nlu.rules import GazetteerMatcher, find_entities
 from recstack.nlu.schema import ENTITY_TYPES, INTENTS, Example, Parse, Span
-from recstack.text import fit_particle, trim_span
+from recstack.text import fit_particle, has_hangul, trim_span
 
 __all__ = ["IGNORE", "LABELS", "PLACE_TYPES", "JointCodec", "align_labels", "collate",
            "content_offsets", "swap_places"]
@@ -147,6 +147,11 @@ class JointCodec:
         token_p = softmax(token_logits.astype(np.float32))
         out = []
         for j, (text, item) in enumerate(zip(texts, items, strict=True)):
+            if not has_hangul(text):
+                # Trained on Korean questions only: its guesses on other languages are noise,
+                # and the assistant's users write Korean. Said in docs/nlu.md.
+                out.append(Parse(text=text, intent="other", intent_score=1.0, entities=[]))
+                continue
             best = int(intent_p[j].argmax())
             n = len(item["input_ids"])
             out.append(Parse(text=text, intent=INTENTS[best],
