@@ -103,17 +103,19 @@ class JointCodec:
         max_length: tokens kept per question.
         gazetteer_feature: compute the hints (else every hint is ``O``).
         gazetteer_types: let a listed name's list decide between country, city and POI.
+        gazetteer_spans: snap decoded place spans to the listed names they overlap.
     """
 
     def __init__(self, tokenizer: Any, gazetteer: Mapping[str, Iterable[str]] | None, *,
                  max_length: int = 64, gazetteer_feature: bool = True,
-                 gazetteer_types: bool = True):
+                 gazetteer_types: bool = True, gazetteer_spans: bool = True):
         self.tokenizer = tokenizer
         self.lists = {t: list(v) for t, v in (gazetteer or {}).items()}
         self.lists.setdefault("COMPANION", list(lex.COMPANIONS))
         self.max_length = max_length
         self.gazetteer_feature = gazetteer_feature
         self.gazetteer_types = gazetteer_types
+        self.gazetteer_spans = gazetteer_spans
         self.matcher = GazetteerMatcher(self.lists)
         self.known = frozenset(n for names in self.lists.values() for n in names)
         self.place_type = {n: t for t in PLACE_TYPES for n in self.lists.get(t, [])}
@@ -133,7 +135,8 @@ class JointCodec:
             # What the rules matched in this text is kept whole when particles are trimmed:
             # 여름휴가 must not lose a 가 that only looks like a particle.
             item: dict[str, Any] = {"input_ids": enc["input_ids"][k], "content": content,
-                                    "hints": hints, "matched": {m.text for m in matches}}
+                                    "hints": hints, "matched": {m.text for m in matches},
+                                    "places": [m for m in matches if m.type in PLACE_TYPES]}
             if examples is not None:
                 item["labels"] = align_labels(content, examples[k].entities)
                 item["intent"] = INTENTS.index(examples[k].intent)
@@ -157,11 +160,12 @@ class JointCodec:
             out.append(Parse(text=text, intent=INTENTS[best],
                              intent_score=round(float(intent_p[j, best]), 6),
                              entities=self.decode(text, item["content"], token_p[j, :n],
-                                                  item.get("matched", ()))))
+                                                  item.get("matched", ()),
+                                                  item.get("places", ()))))
         return out
 
     def decode(self, text: str, content: Sequence[tuple[int, int]], probs: np.ndarray,
-               matched: Iterable[str] = ()) -> list[Span]:
+               matched: Iterable[str] = (), places: Sequence[Span] = ()) -> list[Span]:
         """Runs of B/I tags → character spans over ``text``, particles trimmed (listed names
         and ``matched``, the rules' matches in this text, are kept whole)."""
         known = self.known | frozenset(matched) if matched else self.known
@@ -193,7 +197,29 @@ class JointCodec:
                 etype = self.place_type.get(text[start:end], etype)
             spans.append(Span(type=etype, start=start, end=end, text=text[start:end],
                               score=round(score, 6)))
+        if self.gazetteer_spans and places:
+            spans = _snap_to_listed(spans, places)
         return spans
+
+
+def _snap_to_listed(spans: list[Span], places: Sequence[Span]) -> list[Span]:
+    """A place span the model found that overlaps listed names becomes those names (their
+    spans and types): the tags find where places are, the list knows where a listed name ends
+    (``쿠마시 라멘`` → ``쿠마시``) and whether two names were run together (``이집트 카이로``).
+    Spans over no listed name (unseen POIs) stay as the model found them."""
+    out: list[Span] = []
+    used: set[int] = set()
+    for span in spans:
+        hits = [k for k, g in enumerate(places) if g.start < span.end and g.end > span.start]
+        if span.type not in PLACE_TYPES or not hits:
+            out.append(span)
+            continue
+        for k in hits:
+            if k not in used:
+                used.add(k)
+                g = places[k]
+                out.append(Span(g.type, g.start, g.end, g.text, span.score))
+    return sorted(out, key=lambda s: s.start)
 
 
 _WORD_END = " \t\n.,!?~"
