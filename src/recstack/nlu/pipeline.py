@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recstack.errors import ConfigError
-from recstack.nlu.bundle import NLUBundle
+from recstack.nlu.bundle import NLUBundle, configured_runtime, exports_for
 from recstack.nlu.models import nlu_model_class, nlu_models
 from recstack.nlu.schema import Example
 from recstack.registry.bundles import log_bundle, metric_tags
@@ -140,9 +140,12 @@ def train(config: NLUTrainConfig, settings: Settings, *, register: bool = True,
         fit_seconds = time.perf_counter() - started
         valid = score(model, splits.valid)
         _log_metrics(valid, "valid", fit_seconds)
+        # The ONNX export the configured runtime serves goes into the bundle's artifacts.
+        runtime, _ = configured_runtime(settings)
         bundle = NLUBundle(model=model, model_type=config.model,
                            info={**tags, "run_id": run.info.run_id, "params": config.params},
-                           reference=_reference(model, splits.valid))
+                           reference=_reference(model, splits.valid),
+                           exports=exports_for(config.model, runtime))
         version = None
         if register:
             version = _register(bundle, config.register_as, settings, tags, valid)
@@ -179,7 +182,8 @@ def _reference(model: Any, examples: list[Example]) -> Any:
 def load_bundle(model_ref: str, settings: Settings) -> tuple[NLUBundle, ModelVersionInfo]:
     registry = ModelRegistry(settings)
     info = registry.resolve(model_ref)
-    return NLUBundle.load(registry.download(info)), info
+    runtime, threads = configured_runtime(settings)
+    return NLUBundle.load(registry.download(info), runtime=runtime, threads=threads), info
 
 
 def _log_metrics(metrics: dict[str, float], prefix: str, fit_seconds: float | None = None) -> None:
