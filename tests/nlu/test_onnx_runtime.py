@@ -41,8 +41,14 @@ def test_missing_folders_and_bad_settings_are_clear_errors(tmp_path: Path,
         session_options(0)
     assert session_options().intra_op_num_threads == 1
 
-    from recstack.nlu.bundle import NLUBundle, configured_runtime
+    from recstack.nlu.bundle import NLUBundle, configured_runtime, exports_for
     from recstack.settings import Settings
+
+    # Only joint-e5 has an ONNX export, and only an ONNX runtime needs one.
+    assert exports_for("joint-e5", "onnx-int8") == ("onnx-int8",)
+    assert exports_for("joint-e5", "torch") == () and exports_for("crf", "onnx") == ()
+    monkeypatch.delenv("RECSTACK_NLU__RUNTIME", raising=False)
+    assert configured_runtime(Settings()) == ("onnx", 1)  # the measured default
 
     monkeypatch.setenv("RECSTACK_NLU__RUNTIME", "onnx")
     assert configured_runtime(Settings()) == ("onnx", 1)

@@ -156,8 +156,9 @@ def evaluate(model_ref: str, settings: Settings, *, splits: Any = None) -> dict[
     """Score a registered version on the held-out test questions, as its own MLflow run."""
     bundle, info = load_bundle(model_ref, settings)
     splits = splits or load_splits(settings, int(bundle.info.get("seed", 0)))
+    # The runtime that parsed (RECSTACK_NLU__RUNTIME): test metrics are the served model's.
     tags = {"model_name": info.name, "model_version": info.version,
-            "model_type": info.model_type}
+            "model_type": info.model_type, "runtime": bundle.runtime}
     with start_run(settings, f"evaluate-{info.name}-v{info.version}", kind="evaluate", tags=tags):
         metrics = score(bundle.model, splits.test)
         _log_metrics(metrics, "test")
