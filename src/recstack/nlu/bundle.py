@@ -107,19 +107,20 @@ class NLUBundle:
                             field="model", fix="name a model registered by `recstack nlu train`")
         meta = json.loads(path.read_text())
         model_type = meta["model_type"]
-        if runtime is None or threads is None:
-            configured, configured_threads = configured_runtime()
-            runtime = runtime or configured
-            threads = threads or configured_threads
-        if runtime not in RUNTIMES:
+        if runtime is not None and runtime not in RUNTIMES:
             raise ConfigError(f"unknown NLU runtime {runtime!r}", field="runtime",
                               fix=f"use one of {', '.join(RUNTIMES)}")
         info = meta.get("info", {})
-        if model_type in EXPORTABLE and runtime != "torch":
+        if model_type in EXPORTABLE and (runtime is None or threads is None):
+            # Settings are read only for a model that has runtimes: rules and CRF never need them.
+            configured, configured_threads = configured_runtime()
+            runtime = runtime or configured
+            threads = threads or configured_threads
+        if model_type in EXPORTABLE and runtime is not None and runtime != "torch":
             if (directory / runtime / "model.onnx").is_file():
                 from recstack.nlu.onnx_runtime import OnnxJointNLU
 
-                onnx_model = OnnxJointNLU.load(directory / runtime, threads=threads)
+                onnx_model = OnnxJointNLU.load(directory / runtime, threads=threads or 1)
                 return cls(model=onnx_model, model_type=model_type, info=info,
                            runtime=runtime)
             log.warning("the %s bundle at %s has no %s export (registered with runtimes %s): "
