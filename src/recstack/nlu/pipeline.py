@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recstack.errors import ConfigError
-from recstack.nlu.bundle import NLUBundle
+from recstack.nlu.bundle import NLUBundle, configured_runtime, exports_for
 from recstack.nlu.models import nlu_model_class, nlu_models
 from recstack.nlu.schema import Example
 from recstack.registry.bundles import log_bundle, metric_tags
@@ -140,9 +140,12 @@ def train(config: NLUTrainConfig, settings: Settings, *, register: bool = True,
         fit_seconds = time.perf_counter() - started
         valid = score(model, splits.valid)
         _log_metrics(valid, "valid", fit_seconds)
+        # The ONNX export the configured runtime serves goes into the bundle's artifacts.
+        runtime, _ = configured_runtime(settings)
         bundle = NLUBundle(model=model, model_type=config.model,
                            info={**tags, "run_id": run.info.run_id, "params": config.params},
-                           reference=_reference(model, splits.valid))
+                           reference=_reference(model, splits.valid),
+                           exports=exports_for(config.model, runtime))
         version = None
         if register:
             version = _register(bundle, config.register_as, settings, tags, valid)
@@ -153,8 +156,9 @@ def evaluate(model_ref: str, settings: Settings, *, splits: Any = None) -> dict[
     """Score a registered version on the held-out test questions, as its own MLflow run."""
     bundle, info = load_bundle(model_ref, settings)
     splits = splits or load_splits(settings, int(bundle.info.get("seed", 0)))
+    # The runtime that parsed (RECSTACK_NLU__RUNTIME): test metrics are the served model's.
     tags = {"model_name": info.name, "model_version": info.version,
-            "model_type": info.model_type}
+            "model_type": info.model_type, "runtime": bundle.runtime}
     with start_run(settings, f"evaluate-{info.name}-v{info.version}", kind="evaluate", tags=tags):
         metrics = score(bundle.model, splits.test)
         _log_metrics(metrics, "test")
@@ -179,7 +183,8 @@ def _reference(model: Any, examples: list[Example]) -> Any:
 def load_bundle(model_ref: str, settings: Settings) -> tuple[NLUBundle, ModelVersionInfo]:
     registry = ModelRegistry(settings)
     info = registry.resolve(model_ref)
-    return NLUBundle.load(registry.download(info)), info
+    runtime, threads = configured_runtime(settings)
+    return NLUBundle.load(registry.download(info), runtime=runtime, threads=threads), info
 
 
 def _log_metrics(metrics: dict[str, float], prefix: str, fit_seconds: float | None = None) -> None:

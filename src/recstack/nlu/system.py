@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from recstack.system import DemoStep, ModelKind, SystemSettings, SystemSpec
@@ -12,6 +14,18 @@ class NLUSettings(SystemSettings):
 
     default_model: str | None = Field(
         "travel-nlu@champion", description="registered NLU model served when a request names none")
+    # Chosen by measurement (benchmarks/nlu_runtime.py, docs/nlu.md "CPU runtime"): the fastest
+    # runtime whose test intent accuracy and entity F1 stay within 0.5 points of torch fp32.
+    # ORT fp32 matched torch exactly at ~1/3 of its latency; int8 lost 1.7 (ORT) and 5.6
+    # (torch) entity-F1 points.
+    runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx", description="how joint-e5 runs on the CPU: 'torch' (PyTorch fp32), 'onnx' "
+        "(ONNX Runtime fp32) or 'onnx-int8' (ONNX Runtime, dynamic int8); the ONNX runtimes do "
+        "not import torch. Training exports this runtime's model into the bundle; other models "
+        "ignore it")
+    runtime_threads: int = Field(
+        1, ge=1, description="ONNX Runtime intra-op threads per parse: 1 because requests run "
+        "in threads and workers in processes already")
 
 
 NLU_MODEL = ModelKind(
