@@ -188,11 +188,8 @@ class JointEncoderNLU:
 
     # -- set-up ------------------------------------------------------------------------------
     def _make_codec(self, tokenizer: Any) -> None:
-        cfg = self.config
-        self.codec_ = JointCodec(tokenizer, self.gazetteer, max_length=cfg.max_length,
-                                 gazetteer_feature=cfg.gazetteer_feature,
-                                 gazetteer_types=cfg.gazetteer_types,
-                                 gazetteer_spans=cfg.gazetteer_spans)
+        self.codec_ = JointCodec.from_config(tokenizer, self.gazetteer,
+                                             dataclasses.asdict(self.config))
 
     def _encoder_folder(self) -> Path:
         if self.encoder is not None and (Path(self.encoder) / "config.json").is_file():

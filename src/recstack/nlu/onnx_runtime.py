@@ -94,10 +94,7 @@ class OnnxJointNLU:
                             fix="export the model again with this version of recstack")
         config = state["config"]
         tokenizer = PreTrainedTokenizerFast.from_pretrained(directory, local_files_only=True)
-        codec = JointCodec(tokenizer, state["gazetteer"],
-                           max_length=int(config.get("max_length", 64)),
-                           gazetteer_feature=bool(config.get("gazetteer_feature", True)),
-                           gazetteer_types=bool(config.get("gazetteer_types", True)))
+        codec = JointCodec.from_config(tokenizer, state["gazetteer"], config)
         session = ort.InferenceSession(str(directory / MODEL_FILE), session_options(threads),
                                        providers=["CPUExecutionProvider"])
         meta_path = directory / META_FILE

@@ -18,7 +18,7 @@ of a tag run over the ORIGINAL text (offsets) and trims particles and edge punct
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -120,6 +120,19 @@ class JointCodec:
         self.known = frozenset(n for names in self.lists.values() for n in names)
         self.place_type = {n: t for t in PLACE_TYPES for n in self.lists.get(t, [])}
         self.blank = tokenizer.convert_tokens_to_ids("▁")
+
+    # Options a saved model's config holds, and their values for models saved before the
+    # option existed (no snapping then).
+    OPTIONS: ClassVar[dict[str, Any]] = {"max_length": 64, "gazetteer_feature": True,
+                                         "gazetteer_types": True, "gazetteer_spans": False}
+
+    @classmethod
+    def from_config(cls, tokenizer: Any, gazetteer: Mapping[str, Iterable[str]] | None,
+                    config: Mapping[str, Any]) -> JointCodec:
+        """The codec a model's config describes (``JointConfig`` fields, or a saved
+        ``joint.json`` ``config``): the one place both runtimes build it from."""
+        options = {k: config.get(k, default) for k, default in cls.OPTIONS.items()}
+        return cls(tokenizer, gazetteer, **options)
 
     def encode(self, texts: Sequence[str], examples: Sequence[Example] | None = None
                ) -> list[dict[str, Any]]:
