@@ -56,3 +56,18 @@ def test_columns_are_fixed_by_fit(featurizer):
     frame = featurizer.transform(PairSet([CHURCH], [STATION]))
     assert list(frame.columns) == featurizer.feature_names_
     assert "attr_price_ratio" in frame.columns  # a non-place attribute seen in training
+
+
+def test_an_extra_distinctive_word_and_chain_names_are_visible():
+    pool = Record("Pool @ Martin Place Residences", 1.2905, 103.8365)
+    residences = Record("Martin Place Residences", 1.2906, 103.8366)
+    subway = [Record("Subway", 1.30 + i / 100, 103.85) for i in range(4)]
+    train = PairSet([residences, *subway[:2]], [Record("Martin Residences"), *subway[2:]],
+                    np.array([1, 0, 0]))
+    frame = PairFeaturizer().fit(train).transform(
+        PairSet([pool, residences, subway[0]], [residences, residences, subway[1]]))
+    assert frame["name_extra_idf"].iloc[0] > 0.5  # "pool" is only in one name
+    assert frame["name_extra_idf"].iloc[1] == 0.0
+    # Four distinct Subway records in training, one Martin Place Residences.
+    assert frame["name_frequency"].iloc[2] == pytest.approx(np.log1p(4))
+    assert frame["name_frequency"].iloc[1] == pytest.approx(np.log1p(1))

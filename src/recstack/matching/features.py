@@ -99,6 +99,12 @@ class PairFeaturizer:
                                            sublinear_tf=True, dtype=np.float32).fit(names)
         self.char_tfidf_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4),
                                            sublinear_tf=True, dtype=np.float32).fit(names)
+        vocabulary = self.word_tfidf_.vocabulary_
+        self.idf_ = {token: float(self.word_tfidf_.idf_[i]) for token, i in vocabulary.items()}
+        # How often each name occurs among the distinct training records: chains ("Subway",
+        # "Watsons") share names across places, so for them the name alone proves little.
+        distinct = {(r.name, r.lat, r.lon) for r in pairs.left + pairs.right}
+        self.name_counts_ = Counter(normalise(name) for name, _, _ in distinct)
         counts = Counter(k for r in pairs.left + pairs.right for k in r.attributes)
         self.attributes_ = [k for k, _ in counts.most_common(self.max_attributes)]
         self.feature_names_ = list(self.transform(pairs.subset([0])).columns)
@@ -109,6 +115,18 @@ class PairFeaturizer:
         cosine = np.asarray(a.multiply(b).sum(axis=1)).ravel().astype(np.float64)
         cosine[np.array([not x or not y for x, y in zip(left, right, strict=True)])] = np.nan
         return cosine
+
+    def _extra_idf(self, left: list[str], right: list[str]) -> np.ndarray:
+        """The rarest word that only one of the names has, as IDF over the largest IDF: 0 when
+        the names share every word, near 1 when one adds a distinctive word ("Pool @ Martin
+        Place Residences" is not "Martin Place Residences"). NaN when a name is empty."""
+        top = max(self.idf_.values(), default=1.0)
+        out = np.full(len(left), np.nan)
+        for i, (a, b) in enumerate(zip(left, right, strict=True)):
+            ta, tb = set(a.split()), set(b.split())
+            if ta and tb:
+                out[i] = max((self.idf_.get(t, top) for t in ta ^ tb), default=0.0) / top
+        return out
 
     def _text_features(self, prefix: str, left: list[str], right: list[str],
                        full: bool) -> dict[str, np.ndarray]:
@@ -134,6 +152,11 @@ class PairFeaturizer:
         columns = self._text_features("name", left_names, right_names, full=True)
         columns["name_word_tfidf"] = self._cosine(self.word_tfidf_, left_names, right_names)
         columns["name_char_tfidf"] = self._cosine(self.char_tfidf_, left_names, right_names)
+        columns["name_extra_idf"] = self._extra_idf(left_names, right_names)
+        columns["name_frequency"] = np.log1p([max(self.name_counts_.get(a, 0),
+                                                  self.name_counts_.get(b, 0))
+                                              for a, b in zip(left_names, right_names,
+                                                              strict=True)])
         lengths = np.array([[len(a), len(b)] for a, b in zip(left_names, right_names,
                                                               strict=True)], dtype=float)
         columns["name_length_ratio"] = lengths.min(axis=1) / np.maximum(lengths.max(axis=1), 1)
