@@ -71,7 +71,7 @@ def predict(pairs: PairsOption,
             out: Annotated[Path, typer.Option(help="CSV to write: pair,score,match")],
             model: Annotated[str, typer.Option(
                 help="NAME, NAME@ALIAS or NAME/VERSION")] = "place-matcher@champion") -> None:
-    """Score every pair (labels not needed): ``pair`` is the line's index from 0."""
+    """Score every pair (labels not needed); column pair is the line's index from 0."""
     from recstack.matching.pipeline import predict as predict_pairs
 
     frame = predict_pairs(model, pairs, out, get_settings())
