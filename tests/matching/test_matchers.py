@@ -80,3 +80,17 @@ def test_unknown_names_unfitted_models_and_one_label(geo_pairs):
     with pytest.raises(DataError, match="no match"):
         ThresholdMatcher().fit(geo_pairs["train"], only_negatives)
     assert issubclass(matcher_class("gbm"), Matcher)
+
+
+def test_set_overrides_are_typed_and_checked():
+    from recstack.matching.pipeline import typed_params
+
+    assert typed_params(GBMMatcher, {"max_iter": "50", "learning_rate": "0.1"}) == {
+        "max_iter": 50, "learning_rate": 0.1}
+    assert typed_params(ThresholdMatcher, {"measures": '["name_ratio"]'}) == {
+        "measures": ("name_ratio",)}
+    with pytest.raises(ConfigError, match="has no parameter 'depth'") as caught:
+        typed_params(GBMMatcher, {"depth": "3"})
+    assert "max_leaf_nodes" in caught.value.fix
+    with pytest.raises(ConfigError, match="'many' is not a valid int"):
+        typed_params(GBMMatcher, {"max_iter": "many"})

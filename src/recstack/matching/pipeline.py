@@ -59,6 +59,39 @@ def scores(labels: np.ndarray, decisions: np.ndarray) -> dict[str, float]:
             "accuracy": float(accuracy_score(labels, decisions))}
 
 
+def typed_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    """``--set`` values (text) as the types of the matcher's keyword defaults; an unknown key
+    is an error listing the known ones."""
+    import inspect
+    import json
+
+    known = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+             if p.kind is p.KEYWORD_ONLY}
+    typed: dict[str, Any] = {}
+    for key, value in params.items():
+        if key not in known:
+            raise ConfigError(f"{cls.__name__} has no parameter {key!r}", field=f"--set {key}",
+                              fix=f"use one of: {', '.join(sorted(known)) or 'none'}")
+        default = known[key]
+        if not isinstance(value, str) or isinstance(default, str):
+            typed[key] = value
+            continue
+        try:
+            if isinstance(default, bool):
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(value)
+                typed[key] = value.lower() in ("true", "1")
+            elif isinstance(default, int | float):
+                typed[key] = type(default)(float(value)) if isinstance(default, float) \
+                    else int(value)
+            else:  # tuples and lists: a JSON list
+                typed[key] = type(default)(json.loads(value))
+        except (ValueError, TypeError, json.JSONDecodeError):
+            raise ConfigError(f"{value!r} is not a valid {type(default).__name__}",
+                              field=f"--set {key}", fix=f"write e.g. {key}={default}") from None
+    return typed
+
+
 def train(config: MatchTrainConfig, settings: Settings, *, register: bool = True,
           pairs: tuple[PairSet, PairSet] | None = None) -> MatchTrainResult:
     """Fit one matcher, log it to MLflow with its validation metrics and register it.
@@ -74,11 +107,8 @@ def train(config: MatchTrainConfig, settings: Settings, *, register: bool = True
                           fix=f"use one of: {', '.join(matcher_names())}")
     train_pairs, valid_pairs = pairs or (read_pairs(config.train, require_labels=True),
                                          read_pairs(config.valid, require_labels=True))
-    try:
-        matcher = matcher_class(config.model)(**config.params)
-    except TypeError as exc:
-        raise ConfigError(str(exc), field="--set",
-                          fix="see docs/matching.md for the matchers' parameters") from None
+    matcher = matcher_class(config.model)(**typed_params(matcher_class(config.model),
+                                                         config.params))
     tags = {"model_type": config.model, "dataset": train_pairs.source or str(config.train),
             "valid_dataset": valid_pairs.source or str(config.valid)}
     with start_run(settings, f"match-{config.model}", kind="train", tags=tags) as run:
