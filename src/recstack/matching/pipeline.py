@@ -65,7 +65,7 @@ def typed_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
     import inspect
     import json
 
-    known = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+    known = {name: p.default for name, p in inspect.signature(cls).parameters.items()
              if p.kind is p.KEYWORD_ONLY}
     typed: dict[str, Any] = {}
     for key, value in params.items():
