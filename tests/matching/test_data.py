@@ -44,6 +44,8 @@ def test_records_of_other_domains_keep_their_attributes():
     assert product.attributes == {"price": "99.0", "manufacturer": "Sony"}
     untitled = parse_record("COL authors VAL A. Smith COL venue VAL VLDB")
     assert untitled.name == "A. Smith" and untitled.attributes == {"venue": "VLDB"}
+    with pytest.raises(DataError, match="has no name"):
+        parse_record("COL title VAL  COL price VAL 10")  # an empty title is not the price
 
 
 @pytest.mark.parametrize(("text", "message"), [

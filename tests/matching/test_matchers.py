@@ -94,3 +94,23 @@ def test_set_overrides_are_typed_and_checked():
     assert "max_leaf_nodes" in caught.value.fix
     with pytest.raises(ConfigError, match="'many' is not a valid int"):
         typed_params(GBMMatcher, {"max_iter": "many"})
+
+
+def test_a_set_from_another_domain_trains_on_its_generic_attributes(geo_pairs):
+    """The same pairs re-serialised as another domain would write them (a title, attributes
+    with other names, no coordinates): the gbm matcher learns from the generic features."""
+    from recstack.matching.data import parse_record
+
+    def other_domain(pairs: PairSet) -> PairSet:
+        def convert(record):
+            return parse_record(f"COL title VAL {record.name} COL venue VAL {record.address} "
+                                f"COL code VAL {record.postal_code}")
+        return PairSet([convert(r) for r in pairs.left], [convert(r) for r in pairs.right],
+                       pairs.labels)
+
+    train, valid, test = (other_domain(geo_pairs[p]) for p in ("train", "valid", "test"))
+    assert train.left[0].attributes == {} and train.right[0].attributes["venue"].startswith(
+        "Mckees Rocks Bridge")
+    gbm = GBMMatcher(max_iter=150).fit(train, valid)
+    assert {"attr_venue_token_set", "attr_code_ratio"} <= set(gbm.featurizer_.feature_names_)
+    assert f1_score(test.labels, gbm.predict(test)) > 0.7

@@ -121,12 +121,13 @@ def _coordinate(values: dict[str, str], keys: tuple[str, ...], limit: float, whe
 
 def record_from_values(values: dict[str, str], where: str) -> Record:
     """A record from attribute name → value (names any case); ``where`` starts error messages."""
+    keys = [k.lower() for k in values]
     values = {k.lower(): " ".join(str(v).split()) for k, v in values.items()
               if v is not None and str(v).strip()}
-    name_key = next((k for k in NAME_KEYS if k in values), None)
-    if name_key is None and values and not PLACE_KEYS & values.keys():
-        name_key = next(iter(values))  # another domain's set: its first attribute names it
-    if name_key is None:
+    name_key = next((k for k in NAME_KEYS if k in keys), None)
+    if name_key is None and keys and not PLACE_KEYS & set(keys):
+        name_key = keys[0]  # another domain's set: its first attribute names the record
+    if name_key is None or name_key not in values:
         raise DataError(f"{where}: the record has no name", field="name",
                         fix="give every record a non-empty 'name' (or 'title') attribute")
     lat = _coordinate(values, LAT_KEYS, 90.0, where)

@@ -181,7 +181,11 @@ class GBMMatcher(Matcher):
             max_iter=self.max_iter, learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes, l2_regularization=self.l2_regularization,
             early_stopping=False, random_state=self.random_state)
-        self.model_.fit(featurizer.transform(train).to_numpy(), labels)
+        features = featurizer.transform(train)
+        # A feature never known in training (distance in a set without coordinates) carries
+        # nothing, and the booster's binning cannot take an all-NaN column: leave it out.
+        self.columns_ = [c for c in features.columns if features[c].notna().any()]
+        self.model_.fit(features[self.columns_].to_numpy(), labels)
         self.featurizer_ = featurizer
         raw = self._raw_scores(valid)
         self.threshold_, self.valid_f1_ = best_f1_threshold(
@@ -189,7 +193,7 @@ class GBMMatcher(Matcher):
         return self
 
     def _raw_scores(self, pairs: PairSet) -> np.ndarray:
-        features = self.featurizer_.transform(pairs).to_numpy()
+        features = self.featurizer_.transform(pairs)[self.columns_].to_numpy()
         return np.asarray(self.model_.predict_proba(features)[:, 1])
 
     def predict_proba(self, pairs: PairSet) -> np.ndarray:
@@ -205,7 +209,7 @@ class GBMMatcher(Matcher):
     def describe(self) -> dict[str, Any]:
         check_is_fitted(self)
         return {"threshold": round(self.threshold_, 4),
-                "n_features": len(self.featurizer_.feature_names_)}
+                "n_features": len(self.columns_)}
 
 
 _MATCHERS: PluginTable[type[Matcher]] = PluginTable("matcher", field="model")
