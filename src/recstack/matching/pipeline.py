@@ -166,7 +166,7 @@ def predict(model_ref: str, pairs_path: Path, out: Path, settings: Settings) -> 
     bundle, _ = load_bundle(model_ref, settings)
     pairs = read_pairs(pairs_path)
     score = bundle.score(pairs)
-    frame = pd.DataFrame({"pair": pairs.lines, "score": np.round(score, 6),
+    frame = pd.DataFrame({"pair": pairs.lines, "score": score,
                           "match": (score >= 0.5).astype(int)})
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
