@@ -14,9 +14,24 @@ from recstack.settings import get_settings
 
 app = typer.Typer(help="Place matching: are two records the same place?", no_args_is_help=True)
 console = Console()
+ModelRef = Annotated[str | None, typer.Option(
+    "--model", help="NAME, NAME@ALIAS or NAME/VERSION; default RECSTACK_MATCHING__DEFAULT_MODEL "
+                    "(place-matcher@champion)")]
 PairsOption = Annotated[Path, typer.Option(
     "--pairs", help="pair file: 'COL attr VAL value …' <TAB> other record <TAB> 0/1 "
                     "(plain or .gz)")]
+
+
+def _model_ref(model: str | None) -> str:
+    """The named model, else the settings' default (RECSTACK_MATCHING__DEFAULT_MODEL)."""
+    from recstack.errors import ConfigError
+    from recstack.matching.system import SPEC
+
+    ref = model or SPEC.settings_of(get_settings()).default_model
+    if not ref:
+        raise ConfigError("no model named and no default set", field="--model",
+                          fix="pass --model NAME@ALIAS or set RECSTACK_MATCHING__DEFAULT_MODEL")
+    return str(ref)
 
 
 def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
@@ -56,25 +71,23 @@ def train(pairs: PairsOption,
 
 
 @app.command()
-def evaluate(pairs: PairsOption,
-             model: Annotated[str, typer.Option(
-                 help="NAME, NAME@ALIAS or NAME/VERSION")] = "place-matcher@champion") -> None:
+def evaluate(pairs: PairsOption, model: ModelRef = None) -> None:
     """Precision, recall and F1 of a registered matcher on a labelled pair file."""
     from recstack.matching.pipeline import evaluate as evaluate_matcher
 
-    metrics = evaluate_matcher(model, pairs, get_settings())
-    console.print(_metrics_table(f"{model}: {pairs.name}", metrics))
+    settings = get_settings()
+    ref = _model_ref(model)
+    console.print(_metrics_table(f"{ref}: {pairs.name}", evaluate_matcher(ref, pairs, settings)))
 
 
 @app.command()
 def predict(pairs: PairsOption,
             out: Annotated[Path, typer.Option(help="CSV to write: pair,score,match")],
-            model: Annotated[str, typer.Option(
-                help="NAME, NAME@ALIAS or NAME/VERSION")] = "place-matcher@champion") -> None:
+            model: ModelRef = None) -> None:
     """Score every pair (labels not needed); column pair is the line's index from 0."""
     from recstack.matching.pipeline import predict as predict_pairs
 
-    frame = predict_pairs(model, pairs, out, get_settings())
+    frame = predict_pairs(_model_ref(model), pairs, out, get_settings())
     console.print(f"{len(frame):,} pairs, {int(frame['match'].sum()):,} matches → {out}")
 
 

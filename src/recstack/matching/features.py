@@ -128,6 +128,19 @@ class PairFeaturizer:
                 out[i] = max((self.idf_.get(t, top) for t in ta ^ tb), default=0.0) / top
         return out
 
+    def _name_features(self, left: list[str], right: list[str]) -> dict[str, np.ndarray]:
+        columns = self._text_features("name", left, right, full=True)
+        columns["name_word_tfidf"] = self._cosine(self.word_tfidf_, left, right)
+        columns["name_char_tfidf"] = self._cosine(self.char_tfidf_, left, right)
+        columns["name_extra_idf"] = self._extra_idf(left, right)
+        columns["name_frequency"] = np.log1p([
+            max(self.name_counts_.get(a, 0), self.name_counts_.get(b, 0))
+            for a, b in zip(left, right, strict=True)])
+        lengths = np.array([[len(a), len(b)] for a, b in zip(left, right, strict=True)],
+                           dtype=float).reshape(-1, 2)
+        columns["name_length_ratio"] = lengths.min(axis=1) / np.maximum(lengths.max(axis=1), 1)
+        return columns
+
     def _text_features(self, prefix: str, left: list[str], right: list[str],
                        full: bool) -> dict[str, np.ndarray]:
         from rapidfuzz import distance, fuzz
@@ -149,17 +162,7 @@ class PairFeaturizer:
 
         left_names = [normalise(r.name) for r in pairs.left]
         right_names = [normalise(r.name) for r in pairs.right]
-        columns = self._text_features("name", left_names, right_names, full=True)
-        columns["name_word_tfidf"] = self._cosine(self.word_tfidf_, left_names, right_names)
-        columns["name_char_tfidf"] = self._cosine(self.char_tfidf_, left_names, right_names)
-        columns["name_extra_idf"] = self._extra_idf(left_names, right_names)
-        columns["name_frequency"] = np.log1p([max(self.name_counts_.get(a, 0),
-                                                  self.name_counts_.get(b, 0))
-                                              for a, b in zip(left_names, right_names,
-                                                              strict=True)])
-        lengths = np.array([[len(a), len(b)] for a, b in zip(left_names, right_names,
-                                                              strict=True)], dtype=float)
-        columns["name_length_ratio"] = lengths.min(axis=1) / np.maximum(lengths.max(axis=1), 1)
+        columns = self._name_features(left_names, right_names)
         columns["distance_m"] = haversine_m(*_coordinates(pairs.left), *_coordinates(pairs.right))
         columns["log_distance"] = np.log10(1.0 + columns["distance_m"])
         columns.update(self._text_features(
