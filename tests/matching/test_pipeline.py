@@ -130,3 +130,20 @@ def test_bad_requests_are_422_naming_the_field(match_home, body, field):
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field, response.json()
     assert "Traceback" not in response.text
+
+
+def test_mlflow_pyfunc_scores_serialised_pairs(match_home):
+    import mlflow
+
+    settings = match_home[0]
+    ModelRegistry(settings)  # points mlflow at this home's store
+    model = mlflow.pyfunc.load_model(f"models:/{NAME}/2")
+    frame = pd.DataFrame({
+        "left": ["COL name VAL Bellefield Presbyterian Church COL latitude VAL 40.44364 "
+                 "COL longitude VAL -79.95672"] * 2,
+        "right": ["COL name VAL Bellefield Presbyterian Church COL latitude VAL 40.4436 "
+                  "COL longitude VAL -79.95675",
+                  "COL name VAL Carnegie Station COL latitude VAL 40.4059 "
+                  "COL longitude VAL -80.0909"]})
+    out = model.predict(frame)
+    assert list(out.columns) == ["score", "match"] and out["match"].tolist() == [1, 0]
