@@ -44,7 +44,8 @@ def test_tiny_system_appears_everywhere(with_tiny: Settings):
     assert [s.name for s in specs][-1] == "tiny"
     plan = demo_plan(specs)
     assert plan[0][0] == "tiny"  # order 5 runs first
-    assert [name for name, _ in plan[1:]] == ["sequential", "nlu", "embeddings", "treatment"]
+    assert [name for name, _ in plan[1:]] == ["sequential", "nlu", "embeddings", "matching",
+                                             "treatment"]
 
     tiny = specs[-1]
     result = run_demo(with_tiny, [tiny], Console(file=io.StringIO()))
@@ -90,7 +91,8 @@ def test_every_installed_spec_resolves():
     """Every "module:attribute" an installed spec names exists (a typo fails here, not in
     production); kinds and names are unique."""
     specs = systems.installed_systems()
-    assert {s.name for s in specs} == {"sequential", "embeddings", "treatment", "nlu"}
+    assert {s.name for s in specs} == {"sequential", "embeddings", "treatment", "nlu",
+                                        "matching"}
     for spec in specs:
         for target in filter(None, (spec.router, spec.cli, spec.demo and spec.demo.run)):
             assert pkgutil.resolve_name(target) is not None, target

@@ -17,6 +17,7 @@ SYSTEMS: list[str] = [
     "recstack.embeddings.system:SPEC",
     "recstack.treatment.system:SPEC",
     "recstack.nlu.system:SPEC",
+    "recstack.matching.system:SPEC",
 ]
 
 

@@ -1,0 +1,34 @@
+"""Place matching's plug into the spine (see :mod:`recstack.system`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from recstack.system import DemoStep, ModelKind, SystemSettings, SystemSpec
+
+
+class MatchingSettings(SystemSettings):
+    """``RECSTACK_MATCHING__*``: whether two records name the same place (or entity)."""
+
+    default_model: str | None = Field(
+        "place-matcher@champion", description="registered matcher served when a request names "
+                                              "none")
+
+
+MATCHER = ModelKind(
+    name="matching",
+    loader="recstack.matching.bundle:MatchBundle.load",
+    metrics=("valid_f1", "valid_precision", "valid_recall", "test_f1"),
+    pyfunc="recstack.matching.pyfunc_model",
+)
+
+SPEC = SystemSpec(
+    name="matching",
+    summary="Place matching: are two records (names, coordinates, addresses) the same place?",
+    settings=MatchingSettings,
+    model_kinds=(MATCHER,),
+    router="recstack.matching.router:router",
+    cli="recstack.matching.cli:app",
+    cli_name="match",
+    demo=DemoStep(title="place matching (Geo-ER)", run="recstack.matching.demo:run", order=25),
+)
