@@ -1,0 +1,235 @@
+"""The production server: the worker-count rule, its inputs, and a real gunicorn that shuts down
+without losing a logged prediction."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from recstack.errors import ConfigError
+from recstack.server import (
+    MIB,
+    WorkerMemory,
+    cgroup_memory_limit,
+    cpu_count,
+    free_port,
+    gunicorn_workers,
+    measure_worker,
+    plan_workers,
+    process_memory,
+)
+from recstack.settings import Settings, get_settings
+
+RECSTACK = [sys.executable, "-m", "recstack"]
+GIB = 1024 * MIB
+
+
+# --- the rule ---------------------------------------------------------------------------
+
+def test_the_seed_container_gets_two_workers_not_three():
+    # The seed's lesson: a 2 GiB container ran 3 workers of an encoder model (each ~600 MiB
+    # resident once warm) and the kernel killed one; 2 ran. Dividing the limit by a worker's
+    # resident size says 3; the rule must say 2.
+    worker = WorkerMemory(rss=600 * MIB, uss=540 * MIB, master_rss=40 * MIB)
+    assert (2 * GIB) // worker.rss == 3  # the naive division the seed team used
+    plan = plan_workers(worker, 2 * GIB, cpus=8)
+    assert plan.workers == 2 and plan.by_memory == 2
+    # Each worker's private pages with room to grow, plus the shared pages and master once.
+    assert plan.per_worker == round(540 * MIB * 1.25)
+    assert plan.headroom == (40 + 60 + 128) * MIB
+    assert plan.workers * plan.per_worker + plan.headroom <= 2 * GIB
+    assert "2 workers" in plan.describe()
+
+
+def test_the_count_is_capped_at_the_cpus_and_grows_with_the_limit():
+    worker = WorkerMemory(rss=300 * MIB, uss=220 * MIB, master_rss=30 * MIB)
+    assert plan_workers(worker, 24 * GIB, cpus=2).workers == 2
+    roomy = plan_workers(worker, 24 * GIB, cpus=128)
+    assert roomy.workers == roomy.by_memory == (24 * GIB - roomy.headroom) // roomy.per_worker
+    assert [plan_workers(worker, n * GIB, cpus=64).workers for n in (1, 2, 4)] == [2, 6, 14]
+
+
+def test_a_limit_too_small_for_one_worker_is_refused_naming_the_variable():
+    worker = WorkerMemory(rss=600 * MIB, uss=540 * MIB, master_rss=40 * MIB)
+    with pytest.raises(ConfigError) as err:
+        plan_workers(worker, 512 * MIB, cpus=2, limit_source="cgroup")
+    assert err.value.field == "RECSTACK_SERVING__MEMORY_LIMIT"
+    assert "512 MiB" in err.value.message and "cgroup" in err.value.message
+
+
+# --- its inputs -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"memory.max": "max\n"}, None),                                     # cgroup v2, unlimited
+    ({"memory.max": "2147483648\n"}, 2 * GIB),                           # cgroup v2
+    ({"memory/memory.limit_in_bytes": "9223372036854771712\n"}, None),   # cgroup v1, unlimited
+    ({"memory/memory.limit_in_bytes": "1073741824\n"}, GIB),             # cgroup v1
+    ({}, None),                                                          # no cgroup
+])
+def test_cgroup_memory_limit(tmp_path: Path, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_memory_limit(tmp_path) == expected
+
+
+def test_a_cpu_quota_lowers_the_cpu_count(tmp_path: Path):
+    available = cpu_count(tmp_path)  # no quota files: the affinity
+    assert available == len(os.sched_getaffinity(0))
+    (tmp_path / "cpu.max").write_text("100000 100000\n")  # one CPU's worth
+    assert cpu_count(tmp_path) == 1
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cpu_count(tmp_path) == available
+
+
+@pytest.mark.parametrize(("variables", "workers", "limit"), [
+    ({}, 1, None),
+    ({"RECSTACK_SERVING__WORKERS": "3"}, 3, None),
+    ({"RECSTACK_SERVING__WORKERS": "Auto"}, "auto", None),
+    ({"RECSTACK_SERVING__MEMORY_LIMIT": "2GiB"}, 1, 2 * GIB),
+    ({"RECSTACK_SERVING__MEMORY_LIMIT": "2Gi"}, 1, 2 * GIB),  # Kubernetes' spelling
+    ({"RECSTACK_SERVING__MEMORY_LIMIT": "1.5G"}, 1, 1_500_000_000),
+    ({"RECSTACK_SERVING__MEMORY_LIMIT": "536870912"}, 1, 512 * MIB),
+])
+def test_serving_settings_read_workers_and_memory(monkeypatch, variables, workers, limit):
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    serving = Settings().serving
+    assert serving.workers == workers and serving.memory_limit == limit
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("RECSTACK_SERVING__WORKERS", "0", "whole number >= 1 or 'auto'"),
+    ("RECSTACK_SERVING__WORKERS", "two", "whole number >= 1 or 'auto'"),
+    ("RECSTACK_SERVING__MEMORY_LIMIT", "lots", "'2GiB'"),
+    ("RECSTACK_SERVING__MEMORY_LIMIT", "2 parsecs", "byte"),
+    ("RECSTACK_SERVING__MEMORY_LIMIT", "0", "more than 0"),
+])
+def test_bad_serving_settings_name_the_variable(monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigError) as err:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    assert err.value.field == name and message in err.value.message
+
+
+def test_a_bad_workers_option_is_a_message_not_a_traceback(tmp_path: Path):
+    result = subprocess.run([*RECSTACK, "serve", "--workers", "many"], env=_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "--workers" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+# --- a real gunicorn ----------------------------------------------------------------------
+
+@pytest.fixture()
+def home(trained_home, tmp_path) -> Settings:
+    """The trained registry (item-kNN champion) with a fresh monitoring store per test."""
+    settings: Settings = trained_home[0].model_copy(deep=True)
+    settings.monitoring.store_path = tmp_path / "monitoring" / "monitoring.db"
+    return settings
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "RECSTACK_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true",
+            "COLUMNS": "200", **extra}
+
+
+@pytest.mark.server
+def test_one_warm_worker_is_measured(home: Settings):
+    memory = measure_worker(home)
+    assert memory.models == ["travel-next-item@champion"]
+    assert 0 < memory.uss < memory.rss and memory.master_rss > 0
+    # A warm worker holds pandas, MLflow and the model: tens of MiB at least, not a few pages.
+    assert memory.rss > 50 * MIB and memory.master_rss < memory.rss
+
+
+@pytest.mark.server
+def test_auto_refuses_when_one_worker_does_not_fit(home: Settings):
+    result = subprocess.run([*RECSTACK, "serve", "--workers", "auto", "--port", str(free_port())],
+                            env=_env(home.home, RECSTACK_SERVING__MEMORY_LIMIT="64MiB"),
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 2, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())
+    assert "one warm worker: RSS" in out and "RECSTACK_SERVING__MEMORY_LIMIT" in out
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def _start(home: Settings, port: int, workers: str) -> subprocess.Popen[str]:
+    env = _env(home.home, RECSTACK_MONITORING__STORE_PATH=str(home.monitoring.store_path))
+    server = subprocess.Popen([*RECSTACK, "serve", "--workers", workers, "--port", str(port)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, server.stdout.read() if server.stdout else ""
+        assert time.monotonic() < deadline, "server did not come up in 120 s"
+        time.sleep(0.3)
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_sigterm_to_gunicorn_loses_no_logged_prediction(home: Settings):
+    from recstack.monitoring import PredictionLog
+
+    port = free_port()
+    server = _start(home, port, "2")
+    acknowledged: list[str] = []
+    lock, stop = threading.Lock(), threading.Event()
+
+    def client() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            while not stop.is_set():
+                try:
+                    response = http.post("/v1/recommendations",
+                                         json={"user_id": "u00001", "k": 5})
+                except httpx.TransportError:
+                    continue
+                if response.status_code == 200:
+                    with lock:
+                        acknowledged.append(response.headers["X-Request-ID"])
+
+    try:
+        workers = gunicorn_workers(server.pid)
+        assert len(workers) == 2 and all(process_memory(w)["uss"] > 0 for w in workers)
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        while len(acknowledged) < 120 and server.poll() is None:
+            time.sleep(0.005)
+        server.send_signal(signal.SIGTERM)  # mid-burst: requests are in flight
+        server.wait(timeout=60)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    finally:
+        stop.set()
+        if server.poll() is None:
+            server.kill()
+    output = server.stdout.read() if server.stdout else ""
+    assert server.returncode == 0, output
+    assert "Shutting down: Master" in output and output.count("Application shutdown complete") == 2
+    assert len(acknowledged) >= 120
+    log = PredictionLog(home).start()
+    stored = set(log.store.read_predictions()["request_id"])
+    # Graceful: both workers' lifespans drained their queues, nothing waits in a journal.
+    assert log.recovered == 0
+    log.close()
+    assert not set(acknowledged) - stored, "acknowledged predictions lost"
+    assert not list(Path(log.journal_dir).glob("*.jsonl"))
