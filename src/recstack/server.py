@@ -200,10 +200,67 @@ def warm_champions(state: ServiceState) -> list[str]:
     return loaded
 
 
-def worker_app() -> FastAPI:
-    """Gunicorn's app factory: the service, which loads its champions before it serves."""
+class _DiscardedLog:
+    """The prediction log's stand-in while a worker warms up: the examples it sends itself are
+    not predictions anyone asked for, and must not reach monitoring."""
+
+    def log(self, record: Any) -> None:
+        del record
+
+
+def example_requests() -> list[tuple[str, Any]]:
+    """``(path, body)`` for every example of every system's POST route (the request schemas'
+    OpenAPI examples): requests that run each served model once."""
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel
+
+    from recstack.system import resolve
+    from recstack.systems import installed_systems
+
+    requests = []
+    for spec in installed_systems():
+        routes = resolve(spec.router, field=f"{spec.name}: router").routes if spec.router else []
+        for route in routes:
+            if not (isinstance(route, APIRoute) and "POST" in (route.methods or ())
+                    and route.body_field is not None):
+                continue
+            model = route.body_field.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                extra = model.model_config.get("json_schema_extra")
+                examples = extra.get("examples", []) if isinstance(extra, dict) else []
+                requests += [(route.path, body) for body in examples]  # type: ignore[union-attr]
+    return requests
+
+
+async def warm_up(app: FastAPI) -> list[str]:
+    """Load the champions, then send the app its own examples in-process (no socket): the first
+    call of a model often builds more (a morphological analyser, caches) than loading it did.
+    Returns the champions loaded."""
     import asyncio
 
+    import httpx
+
+    state = app.state.service
+    # A thread: loading reads files and MLflow, and the event loop stays free.
+    models = await asyncio.to_thread(warm_champions, state)
+    key = state.settings.serving.api_key
+    headers = {"X-API-Key": key.get_secret_value()} if key is not None else {}
+    log, state.prediction_log = state.prediction_log, _DiscardedLog()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://warm-up", headers=headers) as client:
+            for path, body in example_requests():
+                response = await client.post(path, json=body)
+                if response.status_code >= 500:
+                    _gunicorn_log.warning("warm-up %s answered %d: %s", path,
+                                          response.status_code, response.text[:300])
+    finally:
+        state.prediction_log = log
+    return models
+
+
+def worker_app() -> FastAPI:
+    """Gunicorn's app factory: the service, warm (:func:`warm_up`) before it serves."""
     from recstack.api.main import create_app
 
     app = create_app(get_settings())
@@ -212,10 +269,8 @@ def worker_app() -> FastAPI:
     @asynccontextmanager
     async def warmed(application: Any) -> AsyncIterator[None]:
         async with inner(application):
-            # A thread: the event loop stays free for uvicorn's own start-up.
-            models = await asyncio.to_thread(warm_champions, application.state.service)
-            _gunicorn_log.info("worker %d %s %s", os.getpid(),
-                                                     WARM_MARK, ", ".join(models))
+            models = await warm_up(application)
+            _gunicorn_log.info("worker %d %s %s", os.getpid(), WARM_MARK, ", ".join(models))
             yield
 
     app.router.lifespan_context = warmed
