@@ -20,11 +20,13 @@ from recstack.server import (
     WorkerMemory,
     cgroup_memory_limit,
     cpu_count,
+    example_requests,
     free_port,
     gunicorn_workers,
     measure_worker,
     plan_workers,
     process_memory,
+    worker_app,
 )
 from recstack.settings import Settings, get_settings
 
@@ -131,6 +133,39 @@ def test_a_bad_workers_option_is_a_message_not_a_traceback(tmp_path: Path):
     assert "--workers" in result.stdout and "Traceback" not in result.stdout + result.stderr
 
 
+# --- the worker -------------------------------------------------------------------------
+
+def test_every_system_route_with_examples_is_exercised():
+    paths = {path for path, _ in example_requests()}
+    assert {"/v1/recommendations", "/v1/treatment/recommend", "/v1/nlu/parse"} <= paths
+    assert not any(path.startswith(("/v1/monitoring", "/v1/features")) for path in paths)
+
+
+def test_a_worker_is_warm_before_it_serves_and_its_warm_up_is_not_logged(home, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from recstack.monitoring.labels import prediction_frame
+
+    monkeypatch.setenv("RECSTACK_HOME", str(home.home))
+    monkeypatch.setenv("RECSTACK_MONITORING__STORE_PATH", str(home.monitoring.store_path))
+    get_settings.cache_clear()
+    try:
+        app = worker_app()
+        with TestClient(app) as client:
+            state = app.state.service
+            champion = champion_version(home)
+            assert list(state.caches["sequential"]._loaded) == [("travel-next-item", champion)]
+            state.prediction_log.flush()
+            assert len(prediction_frame(state.prediction_log.store)) == 0  # warm-up discarded
+            answer = client.post("/v1/recommendations", json={"user_id": "u00001", "k": 3})
+            assert answer.status_code == 200, answer.text
+            state.prediction_log.flush()
+            logged = prediction_frame(state.prediction_log.store)
+            assert list(logged["request_id"]) == [answer.headers["X-Request-ID"]]
+    finally:
+        get_settings.cache_clear()
+
+
 # --- a real gunicorn ----------------------------------------------------------------------
 
 @pytest.fixture()
@@ -139,6 +174,13 @@ def home(trained_home, tmp_path) -> Settings:
     settings: Settings = trained_home[0].model_copy(deep=True)
     settings.monitoring.store_path = tmp_path / "monitoring" / "monitoring.db"
     return settings
+
+
+def champion_version(settings: Settings) -> str:
+    """The version the champion alias names."""
+    from recstack.registry.models import ModelRegistry
+
+    return ModelRegistry(settings).resolve("travel-next-item@champion").version
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
