@@ -98,8 +98,9 @@ def warm_up(port: int, method: str, path: str, bodies: list[dict | None], n: int
             client.request(method, path, json=body).raise_for_status()
 
 
-def run_rate(rate: float, seconds: int, port: int, env: dict[str, str], folder: Path) -> dict:
-    users = max(1, math.ceil(rate / USER_RATE))
+def run_rate(rate: float, seconds: int, port: int, env: dict[str, str], folder: Path,
+             user_rate: float = USER_RATE) -> dict:
+    users = max(1, math.ceil(rate / user_rate))
     out = folder / f"samples-{rate:g}.json"
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
                "--users", str(users), "--spawn-rate", str(max(rate, 1)),
@@ -135,6 +136,8 @@ def main() -> None:
     parser.add_argument("--bodies", type=Path,
                         help="JSON-lines request bodies; default for /v1/nlu/parse: test-split "
                              "questions; none for other routes")
+    parser.add_argument("--user-rate", type=float, default=USER_RATE,
+                        help="requests/s per locust user (one keep-alive connection each)")
     parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
     console = Console()
@@ -161,7 +164,7 @@ def main() -> None:
             memory = {"after_warm_up": worker_memory(server.pid)}
             results = []
             for rate in rates:
-                row = run_rate(rate, args.seconds, port, env, folder)
+                row = run_rate(rate, args.seconds, port, env, folder, args.user_rate)
                 memory[f"after_{rate:g}_rps"] = worker_memory(server.pid)
                 results.append(row)
                 console.print(row)
