@@ -146,6 +146,9 @@ def main() -> None:
     machine = {"cpus": os.cpu_count(), "load_average_at_start": list(os.getloadavg()),
                "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
                "python": platform.python_version(), "platform": platform.platform()}
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        console.print(f"[yellow]the machine is busy (load average {os.getloadavg()[0]:.1f} on "
+                      f"{os.cpu_count()} CPUs): latencies will include waiting for a core")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         home = args.home or folder / "home"
