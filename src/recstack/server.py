@@ -278,7 +278,17 @@ def worker_app() -> FastAPI:
 
 
 def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
-    """The gunicorn command line ``recstack serve`` runs (and :func:`measure_worker` measures)."""
+    """The gunicorn command line ``recstack serve`` runs (and :func:`measure_worker` measures).
+
+    Raises:
+        ModuleNotFoundError: gunicorn or uvicorn-worker is missing (the CLI names the extra).
+    """
+    import importlib.util
+
+    for module in ("gunicorn", "uvicorn_worker"):
+        # Checked here: the subprocess would only say so in its own output.
+        if importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)
     return [sys.executable, "-m", "gunicorn", FACTORY, "--worker-class", WORKER_CLASS,
             "--workers", str(workers), "--bind", f"{host}:{port}",
             "--timeout", str(WORKER_TIMEOUT), "--graceful-timeout", str(GRACEFUL_TIMEOUT),
