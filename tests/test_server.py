@@ -288,3 +288,13 @@ def test_reload_and_sigterm_to_gunicorn_lose_no_logged_prediction(home: Settings
     log.close()
     assert not set(acknowledged) - stored, "acknowledged predictions lost"
     assert not list(Path(log.journal_dir).glob("*.jsonl"))
+
+
+def test_without_the_serve_extra_gunicorn_workers_are_a_message(tmp_path: Path):
+    script = ("import sys; sys.modules['uvicorn_worker'] = None; sys.argv[1:] = "
+              "['serve', '--workers', '2']; from recstack.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", script], env=_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())
+    assert "uvicorn_worker" in out and ".[serve]" in out and "Traceback" not in result.stderr
