@@ -115,15 +115,17 @@ def run_rate(rate: float, seconds: int, port: int, env: dict[str, str], folder: 
     ms = np.array([s[0] for s in samples]) if samples else np.zeros(1)
     errors = [s for s in samples if not 200 <= s[1] < 300]
     statuses: dict[str, int] = {}
+    examples: dict[str, str] = {}
     for s in errors:
-        key = s[2] or str(s[1])
+        key = str(s[1])  # 0: no HTTP answer (connection error)
         statuses[key] = statuses.get(key, 0) + 1
+        examples.setdefault(key, s[2])
     return {"rate": rate, "users": users, "seconds": seconds, "requests": len(samples),
             "achieved_rps": round(len(samples) / seconds, 1),
             "locust_wall_s": round(elapsed, 1),
             **{f"p{q}_ms": round(float(np.percentile(ms, q)), 2) for q in (50, 95, 99)},
             "max_ms": round(float(ms.max()), 2), "mean_ms": round(float(ms.mean()), 2),
-            "errors": len(errors), "error_kinds": statuses}
+            "errors": len(errors), "errors_by_status": statuses, "error_examples": examples}
 
 
 def main() -> None:

@@ -24,15 +24,18 @@ BODIES_FILE = os.environ.get("LOAD_BODIES", "")
 BODIES = ([json.loads(line) for line in Path(BODIES_FILE).read_text("utf-8").splitlines()
            if line.strip()] if BODIES_FILE else [None])
 _next_body = itertools.cycle(BODIES)
-SAMPLES: list[tuple[float, int, str]] = []  # (latency ms, status, error)
+SAMPLES: list[tuple[float, int, str]] = []  # (latency ms, status, error: what the reply said)
 
 
 @events.request.add_listener
 def _record(response_time: float, response: Any = None, exception: Any = None,
             **_: Any) -> None:
-    status = getattr(response, "status_code", 0) or 0
-    SAMPLES.append((float(response_time), int(status),
-                    "" if exception is None else type(exception).__name__))
+    status = int(getattr(response, "status_code", 0) or 0)
+    error = ""
+    if exception is not None or not 200 <= status < 300:
+        error = f"{type(exception).__name__ if exception else ''}: " \
+                f"{(getattr(response, 'text', None) or '')[:300]}"
+    SAMPLES.append((float(response_time), status, error))
 
 
 @events.quitting.add_listener

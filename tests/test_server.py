@@ -17,6 +17,7 @@ import pytest
 from recstack.errors import ConfigError
 from recstack.server import (
     MIB,
+    ConnectionRecycler,
     WorkerMemory,
     cgroup_memory_limit,
     cpu_count,
@@ -164,6 +165,26 @@ def test_a_worker_is_warm_before_it_serves_and_its_warm_up_is_not_logged(home, m
             assert list(logged["request_id"]) == [answer.headers["X-Request-ID"]]
     finally:
         get_settings.cache_clear()
+
+
+def test_every_twentieth_request_of_a_connection_closes_it():
+    import asyncio
+
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.get("/ping")(lambda: {"ok": True})
+    recycled = ConnectionRecycler(app, limit=20)
+
+    async def calls(client: tuple[str, int]) -> list[str | None]:
+        transport = httpx.ASGITransport(app=recycled, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return [(await http.get("/ping")).headers.get("connection") for _ in range(41)]
+
+    first, other = asyncio.run(calls(("10.0.0.1", 5000))), asyncio.run(calls(("10.0.0.2", 7)))
+    closed = [i + 1 for i, header in enumerate(first) if header == "close"]
+    assert closed == [20, 40] and first == other  # counted per connection
+    assert not recycled.counts or max(recycled.counts.values()) < 20
 
 
 # --- a real gunicorn ----------------------------------------------------------------------
