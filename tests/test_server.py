@@ -1,0 +1,321 @@
+"""The production server: the worker-count rule, its inputs, and a real gunicorn that shuts down
+without losing a logged prediction."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from recstack.errors import ConfigError
+from recstack.server import (
+    MIB,
+    ConnectionRecycler,
+    WorkerMemory,
+    cgroup_memory_limit,
+    cpu_count,
+    example_requests,
+    free_port,
+    gunicorn_workers,
+    measure_worker,
+    plan_workers,
+    process_memory,
+    worker_app,
+)
+from recstack.settings import Settings, get_settings
+
+RECSTACK = [sys.executable, "-m", "recstack"]
+GIB = 1024 * MIB
+
+
+# --- the rule ---------------------------------------------------------------------------
+
+def test_the_seed_container_gets_two_workers_not_three():
+    # The seed's lesson: a 2 GiB container ran 3 workers of an encoder model (each ~600 MiB
+    # resident once warm) and the kernel killed one; 2 ran. Dividing the limit by a worker's
+    # resident size says 3; the rule must say 2.
+    worker = WorkerMemory(rss=600 * MIB, uss=540 * MIB, master_rss=40 * MIB)
+    assert (2 * GIB) // worker.rss == 3  # the naive division the seed team used
+    plan = plan_workers(worker, 2 * GIB, cpus=8)
+    assert plan.workers == 2 and plan.by_memory == 2
+    # Each worker's private pages with room to grow, plus the shared pages and master once.
+    assert plan.per_worker == round(540 * MIB * 1.25)
+    assert plan.headroom == (40 + 60 + 128) * MIB
+    assert plan.workers * plan.per_worker + plan.headroom <= 2 * GIB
+    assert "2 workers" in plan.describe()
+
+
+def test_the_count_is_capped_at_the_cpus_and_grows_with_the_limit():
+    worker = WorkerMemory(rss=300 * MIB, uss=220 * MIB, master_rss=30 * MIB)
+    assert plan_workers(worker, 24 * GIB, cpus=2).workers == 2
+    roomy = plan_workers(worker, 24 * GIB, cpus=128)
+    assert roomy.workers == roomy.by_memory == (24 * GIB - roomy.headroom) // roomy.per_worker
+    assert [plan_workers(worker, n * GIB, cpus=64).workers for n in (1, 2, 4)] == [2, 6, 14]
+
+
+def test_a_limit_too_small_for_one_worker_is_refused_naming_the_variable():
+    worker = WorkerMemory(rss=600 * MIB, uss=540 * MIB, master_rss=40 * MIB)
+    with pytest.raises(ConfigError) as err:
+        plan_workers(worker, 512 * MIB, cpus=2, limit_source="cgroup")
+    assert err.value.field == "RECSTACK_SERVING__MEMORY_LIMIT"
+    assert "512 MiB" in err.value.message and "cgroup" in err.value.message
+
+
+# --- its inputs -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"memory.max": "max\n"}, None),                                     # cgroup v2, unlimited
+    ({"memory.max": "2147483648\n"}, 2 * GIB),                           # cgroup v2
+    ({"memory/memory.limit_in_bytes": "9223372036854771712\n"}, None),   # cgroup v1, unlimited
+    ({"memory/memory.limit_in_bytes": "1073741824\n"}, GIB),             # cgroup v1
+    ({}, None),                                                          # no cgroup
+])
+def test_cgroup_memory_limit(tmp_path: Path, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_memory_limit(tmp_path) == expected
+
+
+def test_a_cpu_quota_lowers_the_cpu_count(tmp_path: Path):
+    available = cpu_count(tmp_path)  # no quota files: the affinity
+    assert available == len(os.sched_getaffinity(0))
+    (tmp_path / "cpu.max").write_text("100000 100000\n")  # one CPU's worth
+    assert cpu_count(tmp_path) == 1
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cpu_count(tmp_path) == available
+
+
+@pytest.mark.parametrize(("variables", "workers", "limit"), [
+    ({}, 1, None),
+    ({"RECSTACK_SERVING__WORKERS": "3"}, 3, None),
+    ({"RECSTACK_SERVING__WORKERS": "Auto"}, "auto", None),
+    ({"RECSTACK_SERVING__MEMORY_LIMIT": "2GiB"}, 1, 2 * GIB),
+    ({"RECSTACK_SERVING__MEMORY_LIMIT": "2Gi"}, 1, 2 * GIB),  # Kubernetes' spelling
+    ({"RECSTACK_SERVING__MEMORY_LIMIT": "1.5G"}, 1, 1_500_000_000),
+    ({"RECSTACK_SERVING__MEMORY_LIMIT": "536870912"}, 1, 512 * MIB),
+])
+def test_serving_settings_read_workers_and_memory(monkeypatch, variables, workers, limit):
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    serving = Settings().serving
+    assert serving.workers == workers and serving.memory_limit == limit
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("RECSTACK_SERVING__WORKERS", "0", "whole number >= 1 or 'auto'"),
+    ("RECSTACK_SERVING__WORKERS", "two", "whole number >= 1 or 'auto'"),
+    ("RECSTACK_SERVING__MEMORY_LIMIT", "lots", "'2GiB'"),
+    ("RECSTACK_SERVING__MEMORY_LIMIT", "2 parsecs", "byte"),
+    ("RECSTACK_SERVING__MEMORY_LIMIT", "0", "more than 0"),
+])
+def test_bad_serving_settings_name_the_variable(monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigError) as err:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    assert err.value.field == name and message in err.value.message
+
+
+def test_a_bad_workers_option_is_a_message_not_a_traceback(tmp_path: Path):
+    result = subprocess.run([*RECSTACK, "serve", "--workers", "many"], env=_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "--workers" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+# --- the worker -------------------------------------------------------------------------
+
+def test_every_system_route_with_examples_is_exercised():
+    paths = {path for path, _ in example_requests()}
+    assert {"/v1/recommendations", "/v1/treatment/recommend", "/v1/nlu/parse"} <= paths
+    assert not any(path.startswith(("/v1/monitoring", "/v1/features")) for path in paths)
+
+
+def test_a_worker_is_warm_before_it_serves_and_its_warm_up_is_not_logged(home, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from recstack.monitoring.labels import prediction_frame
+
+    monkeypatch.setenv("RECSTACK_HOME", str(home.home))
+    monkeypatch.setenv("RECSTACK_MONITORING__STORE_PATH", str(home.monitoring.store_path))
+    get_settings.cache_clear()
+    try:
+        app = worker_app()
+        with TestClient(app) as client:
+            state = app.state.service
+            champion = champion_version(home)
+            assert list(state.caches["sequential"]._loaded) == [("travel-next-item", champion)]
+            state.prediction_log.flush()
+            assert len(prediction_frame(state.prediction_log.store)) == 0  # warm-up discarded
+            answer = client.post("/v1/recommendations", json={"user_id": "u00001", "k": 3})
+            assert answer.status_code == 200, answer.text
+            state.prediction_log.flush()
+            logged = prediction_frame(state.prediction_log.store)
+            assert list(logged["request_id"]) == [answer.headers["X-Request-ID"]]
+    finally:
+        get_settings.cache_clear()
+
+
+def test_every_twentieth_request_of_a_connection_closes_it():
+    import asyncio
+
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.get("/ping")(lambda: {"ok": True})
+    recycled = ConnectionRecycler(app, limit=20)
+
+    async def calls(client: tuple[str, int]) -> list[str | None]:
+        transport = httpx.ASGITransport(app=recycled, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return [(await http.get("/ping")).headers.get("connection") for _ in range(41)]
+
+    first, other = asyncio.run(calls(("10.0.0.1", 5000))), asyncio.run(calls(("10.0.0.2", 7)))
+    closed = [i + 1 for i, header in enumerate(first) if header == "close"]
+    assert closed == [20, 40] and first == other  # counted per connection
+    assert not recycled.counts or max(recycled.counts.values()) < 20
+
+
+# --- a real gunicorn ----------------------------------------------------------------------
+
+@pytest.fixture()
+def home(trained_home, tmp_path) -> Settings:
+    """The trained registry (item-kNN champion) with a fresh monitoring store per test."""
+    settings: Settings = trained_home[0].model_copy(deep=True)
+    settings.monitoring.store_path = tmp_path / "monitoring" / "monitoring.db"
+    return settings
+
+
+def champion_version(settings: Settings) -> str:
+    """The version the champion alias names."""
+    from recstack.registry.models import ModelRegistry
+
+    return ModelRegistry(settings).resolve("travel-next-item@champion").version
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "RECSTACK_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true",
+            "COLUMNS": "200", **extra}
+
+
+@pytest.mark.server
+def test_one_warm_worker_is_measured(home: Settings):
+    memory = measure_worker(home)
+    assert memory.models == ["travel-next-item@champion"]
+    assert 0 < memory.uss < memory.rss and memory.master_rss > 0
+    # A warm worker holds pandas, MLflow and the model: tens of MiB at least, not a few pages.
+    assert memory.rss > 50 * MIB and memory.master_rss < memory.rss
+
+
+@pytest.mark.server
+def test_auto_refuses_when_one_worker_does_not_fit(home: Settings):
+    result = subprocess.run([*RECSTACK, "serve", "--workers", "auto", "--port", str(free_port())],
+                            env=_env(home.home, RECSTACK_SERVING__MEMORY_LIMIT="64MiB"),
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 2, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())
+    assert "one warm worker: RSS" in out and "RECSTACK_SERVING__MEMORY_LIMIT" in out
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def _start(home: Settings, port: int, workers: str, log: Path) -> subprocess.Popen[str]:
+    env = _env(home.home, RECSTACK_MONITORING__STORE_PATH=str(home.monitoring.store_path))
+    # A file, not a pipe: the access log of a long burst would fill a pipe and block the workers.
+    with log.open("w") as out:
+        server = subprocess.Popen([*RECSTACK, "serve", "--workers", workers, "--port", str(port)],
+                                  env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "server did not come up in 120 s"
+        time.sleep(0.3)
+
+
+def _wait(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen in {seconds:.0f} s"
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_reload_and_sigterm_to_gunicorn_lose_no_logged_prediction(home: Settings,
+                                                                   tmp_path: Path):
+    from recstack.monitoring import PredictionLog
+
+    port, log_file = free_port(), tmp_path / "gunicorn.log"
+    server = _start(home, port, "2", log_file)
+    acknowledged: list[str] = []
+    lock, stop = threading.Lock(), threading.Event()
+
+    def client() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            while not stop.is_set():
+                try:
+                    response = http.post("/v1/recommendations",
+                                         json={"user_id": "u00001", "k": 5})
+                except httpx.TransportError:
+                    continue
+                if response.status_code == 200:
+                    with lock:
+                        acknowledged.append(response.headers["X-Request-ID"])
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    try:
+        old = set(gunicorn_workers(server.pid))
+        assert len(old) == 2 and all(process_memory(w)["uss"] > 0 for w in old)
+        for t in threads:
+            t.start()
+        _wait(lambda: len(acknowledged) >= 100, 60, "100 acknowledgements")
+        # Reload mid-burst: new workers start and warm, the old ones finish what they hold.
+        server.send_signal(signal.SIGHUP)
+        _wait(lambda: not old & set(gunicorn_workers(server.pid))
+              and len(gunicorn_workers(server.pid)) == 2, 90, "the reload")
+        served = len(acknowledged)
+        _wait(lambda: len(acknowledged) >= served + 100, 60, "100 answers from new workers")
+        server.send_signal(signal.SIGTERM)  # mid-burst: requests are in flight
+        server.wait(timeout=60)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        if server.poll() is None:
+            server.kill()
+    output = log_file.read_text()
+    assert server.returncode == 0, output
+    assert "Shutting down: Master" in output
+    assert output.count("Application shutdown complete") == 4  # 2 old workers, 2 new ones
+    log = PredictionLog(home).start()
+    stored = set(log.store.read_predictions()["request_id"])
+    # Graceful: every worker's lifespan drained its queue, nothing waits in a journal.
+    assert log.recovered == 0
+    log.close()
+    assert not set(acknowledged) - stored, "acknowledged predictions lost"
+    assert not list(Path(log.journal_dir).glob("*.jsonl"))
+
+
+def test_without_the_serve_extra_gunicorn_workers_are_a_message(tmp_path: Path):
+    script = ("import sys; sys.modules['uvicorn_worker'] = None; sys.argv[1:] = "
+              "['serve', '--workers', '2']; from recstack.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", script], env=_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())
+    assert "uvicorn_worker" in out and ".[serve]" in out and "Traceback" not in result.stderr
