@@ -116,3 +116,21 @@ def test_another_tag_set_fits_entities_only(shared_data, tmp_path) -> None:
     assert loaded.entity_types == KLUE_TYPES
     assert [p.to_dict() for p in loaded.parse([e.text for e in gold[:20]])] == \
         [p.to_dict() for p in parses[:20]]
+
+
+def test_parsing_from_many_threads_gives_the_sequential_parses(fitted: CRFNLU, questions) -> None:
+    # The service parses in a thread pool; crfsuite's tagger is shared and not thread-safe
+    # (before the lock, 16 concurrent clients got ~1% HTTP 500s and mixed-up tags).
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [e.text for e in questions][:50] * 4
+    expected = [fitted.parse([t])[0] for t in texts]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads between any two calls, as a busy server does
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            got = list(pool.map(lambda t: fitted.parse([t])[0], texts))
+    finally:
+        sys.setswitchinterval(interval)
+    assert got == expected

@@ -17,6 +17,7 @@ import functools
 import json
 import re
 import shutil
+import threading
 from collections.abc import Iterable, Mapping
 from itertools import pairwise
 from pathlib import Path
@@ -26,6 +27,10 @@ from recstack.errors import DataError, NotFoundError
 from recstack.nlu import _lexicon as lex
 from recstack.nlu.rules import GazetteerMatcher, find_entities
 from recstack.nlu.schema import ENTITY_TYPES, Example, Parse, Span
+
+# Taggers are cheap to call and a parse holds the lock for well under a millisecond, so one
+# lock for every model is simpler than one per instance (which pickling would have to skip).
+_TAGGER_LOCK = threading.Lock()
 
 __all__ = ["CRFNLU"]
 
@@ -312,8 +317,11 @@ class CRFNLU:
             entities: list[Span] = []
             if morphs:
                 feats = self._features(text, morphs)
-                labels = self.crf_.predict_single(feats)
-                marginals = self.crf_.predict_marginals_single(feats)
+                # One crfsuite Tagger per model, and it is not thread-safe: the service parses
+                # in a thread pool, and two requests at once corrupted each other's tags.
+                with _TAGGER_LOCK:
+                    labels = self.crf_.predict_single(feats)
+                    marginals = self.crf_.predict_marginals_single(feats)
                 entities = self._decode(text, morphs, labels, marginals)
             best = int(p.argmax())
             out[i] = Parse(text=text, intent=str(classes[best]),
