@@ -100,7 +100,7 @@ def run_model(name: str, splits: Any, settings: Any, args: argparse.Namespace,
     from recstack.nlu.pipeline import NLUTrainConfig, gazetteer_for, swap_names_for
 
     cls = nlu_model_class(name)
-    saved = dict(kv.split("=", 1) for kv in args.saved).get(name)
+    saved_paths = [path for key, path in (kv.split("=", 1) for kv in args.saved) if key == name]
     params: dict[str, Any] = {}
     if args.budget_minutes is not None and _accepts(cls, "max_minutes"):
         params["max_minutes"] = args.budget_minutes
@@ -108,10 +108,11 @@ def run_model(name: str, splits: Any, settings: Any, args: argparse.Namespace,
         params["threads"] = args.threads
     settings_for = tuple(g for g in args.gazetteers if g in GAZETTEERS) \
         if _accepts(cls, "gazetteer") else ("none",)
-    if saved:
-        settings_for = ("full",)  # what nlu_joint_probe.py trains with by default
+    runs = [(g, None) for g in settings_for]
+    if saved_paths:  # scored with the gazetteer nlu_joint_probe.py trains with by default
+        runs = [("full", path) for path in saved_paths]
     rows = []
-    for gazetteer in settings_for:
+    for gazetteer, saved in runs:
         kwargs = dict(params)
         if gazetteer != "none":
             kwargs["gazetteer"] = gazetteer_for(NLUTrainConfig(model=name, gazetteer=gazetteer),
@@ -124,7 +125,7 @@ def run_model(name: str, splits: Any, settings: Any, args: argparse.Namespace,
             console.print(f"[{name}] loading {saved}", markup=False)
             model = cls.load(saved)
             fit_seconds = sum(e.seconds for e in model.history_.epochs)
-            params = {**params, "saved": saved, "config": {
+            params = {"saved": saved, "trained_on": model.history_.device, "config": {
                 k: v for k, v in vars(model.config).items() if not k.startswith("_")}}
         else:
             console.print(f"[{name} / gazetteer={gazetteer}] fitting on {len(splits.train)} "
