@@ -44,6 +44,29 @@ def test_versions_carry_kind_metrics_and_the_gazetteer_choice(nlu_home):
     assert full.valid["intent_accuracy"] > 0.6
 
 
+def test_a_model_fitted_elsewhere_is_registered_with_its_own_scores(tmp_path, shared_data):
+    from recstack.errors import ConfigError
+    from recstack.nlu.data import make_splits
+    from recstack.nlu.pipeline import NLUTrainConfig, gazetteer_for, score, train
+    from recstack.nlu.rules import RulesNLU
+
+    settings = Settings(home=tmp_path / "home", data={"shared_dir": shared_data})
+    splits = make_splits(seed=0, sizes=(300, 60, 60), shared_dir=shared_data)
+    model = RulesNLU(gazetteer=gazetteer_for(NLUTrainConfig(model="rules"), splits, settings))
+    model.fit(splits.train)
+    model.save(tmp_path / "fitted")
+    result = train(NLUTrainConfig(model="rules", saved=str(tmp_path / "fitted")), settings,
+                   splits=splits)
+    assert result.valid == pytest.approx(score(model, splits.valid))
+    version = ModelRegistry(settings).list("travel-nlu")[0]
+    assert float(version.tags["valid_entity_f1"]) == pytest.approx(result.valid["entity_f1"],
+                                                                    abs=1e-5)
+    with pytest.raises(ConfigError) as err:
+        train(NLUTrainConfig(model="rules", saved=str(tmp_path / "nowhere")), settings,
+              splits=splits)
+    assert err.value.field == "saved"
+
+
 def test_the_bundle_carries_monitorings_reference(nlu_home):
     from recstack.monitoring.reference import model_reference
 

@@ -31,7 +31,7 @@ def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
 
 
 @app.command()
-def train(model: Annotated[str, typer.Argument(help="rules or crf")] = "crf",
+def train(model: Annotated[str, typer.Argument(help="rules, crf or joint-e5")] = "crf",
           seed: Annotated[int, typer.Option(help="data generation and split seed")] = 0,
           set_: Annotated[list[str] | None, typer.Option("--set", help="key=value")] = None,
           name: Annotated[str, typer.Option(help="registered model name")] = "travel-nlu",
@@ -39,6 +39,9 @@ def train(model: Annotated[str, typer.Argument(help="rules or crf")] = "crf",
               help="full (training places + the world gazetteer) or train (training places "
                    "only: held-out places stay unseen)")] = "full",
           promote: Annotated[str | None, typer.Option(help="alias to give the new version")] = None,
+          saved: Annotated[Path | None, typer.Option(
+              help="register a model fitted elsewhere on the same splits (the folder its "
+                   "save() wrote, e.g. on a GPU machine) instead of fitting one")] = None,
           ) -> None:
     """Fit on the generated questions, log to MLflow with validation metrics, register."""
     from recstack.nlu.pipeline import NLUTrainConfig
@@ -47,7 +50,7 @@ def train(model: Annotated[str, typer.Argument(help="rules or crf")] = "crf",
 
     settings = get_settings()
     result = train_model(NLUTrainConfig(model=model, seed=seed, register_as=name,
-                                        gazetteer=gazetteer,
+                                        gazetteer=gazetteer, saved=str(saved) if saved else None,
                                         params=dict(parse_overrides(set_ or []))), settings)
     console.print(_metrics_table(f"{model}: validation (held-out templates and places)",
                                  result.valid))
