@@ -48,7 +48,7 @@ def test_missing_folders_and_bad_settings_are_clear_errors(tmp_path: Path,
     assert exports_for("joint-e5", "onnx-int8") == ("onnx-int8",)
     assert exports_for("joint-e5", "torch") == () and exports_for("crf", "onnx") == ()
     monkeypatch.delenv("RECSTACK_NLU__RUNTIME", raising=False)
-    assert configured_runtime(Settings()) == ("onnx", 1)  # the measured default
+    assert configured_runtime(Settings()) == ("onnx-int8", 1)  # the measured default
 
     monkeypatch.setenv("RECSTACK_NLU__RUNTIME", "onnx")
     assert configured_runtime(Settings()) == ("onnx", 1)
