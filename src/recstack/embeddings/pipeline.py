@@ -33,7 +33,7 @@ from recstack.embeddings.sessions import (
 from recstack.errors import ConfigError
 from recstack.registry.bundles import log_bundle
 from recstack.registry.models import ModelRegistry, ModelVersionInfo
-from recstack.registry.tracking import log_params_flat, start_run
+from recstack.registry.tracking import log_metrics_prefixed, log_params_flat, start_run
 from recstack.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ def train(config: EmbeddingTrainConfig, settings: Settings, *, register: bool = 
             _choose_scoring(model, split, config)
         valid = evaluate_next_view(model, split, "valid", cold_max_count=config.cold_max_count,
                                    progress=progress)
-        _log_metrics(valid, "valid", fit_seconds, getattr(model, "tokens_per_second_", None))
+        log_metrics_prefixed(valid, "valid", fit_seconds=fit_seconds,
+                             tokens_per_second=getattr(model, "tokens_per_second_", None))
         bundle, version = None, None
         if hasattr(model, "candidate_vectors_"):
             bundle = SimilarItemsBundle.from_vectors(
@@ -178,7 +179,7 @@ def evaluate(model_ref: str, settings: Settings, *, split: CoViewSplit | None = 
     with start_run(settings, f"evaluate-{info.name}-v{info.version}", kind="evaluate", tags=tags):
         result = evaluate_next_view(_BundleScorer(bundle), split, "test", cold_max_count=cold,
                                     progress=progress)
-        _log_metrics(result, "test")
+        log_metrics_prefixed(result, "test")
     for key, value in result.items():
         registry.client.set_model_version_tag(info.name, info.version, f"test_{key}",
                                               f"{value:.5f}")
@@ -191,18 +192,6 @@ def load_bundle(model_ref: str, settings: Settings
     registry = ModelRegistry(settings)
     info = registry.resolve(model_ref)
     return SimilarItemsBundle.load(registry.download(info)), info
-
-
-def _log_metrics(metrics: dict[str, float], prefix: str, fit_seconds: float | None = None,
-                 tokens_per_second: float | None = None) -> None:
-    import mlflow
-
-    values = {f"{prefix}_{k}": v for k, v in metrics.items() if np.isfinite(v)}
-    if fit_seconds is not None:
-        values["fit_seconds"] = fit_seconds
-    if tokens_per_second is not None:
-        values["tokens_per_second"] = tokens_per_second
-    mlflow.log_metrics(values)
 
 
 def _log_projection(model: Any, split: CoViewSplit) -> None:

@@ -23,7 +23,7 @@ from recstack.matching.data import PairSet, read_pairs
 from recstack.matching.matchers import matcher_class, matcher_names
 from recstack.registry.bundles import log_bundle, metric_tags
 from recstack.registry.models import ModelRegistry, ModelVersionInfo
-from recstack.registry.tracking import log_params_flat, start_run
+from recstack.registry.tracking import log_metrics_prefixed, log_params_flat, start_run
 from recstack.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def train(config: MatchTrainConfig, settings: Settings, *, register: bool = True
         log_params_flat({"chosen": matcher.describe()})
         decisions = matcher.predict(valid_pairs)
         valid = scores(valid_pairs.require_labels("validation"), decisions)
-        _log_metrics(valid, "valid", fit_seconds)
+        log_metrics_prefixed(valid, "valid", fit_seconds=fit_seconds)
         reference = monitored_features(valid_pairs, matcher).assign(
             prediction=decisions, label=valid_pairs.labels)
         bundle = MatchBundle(matcher=matcher, model_type=config.model,
@@ -152,7 +152,7 @@ def evaluate(model_ref: str, pairs_path: Path, settings: Settings, *,
         seconds = time.perf_counter() - started
         metrics = scores(labels, decisions)
         metrics["pairs_per_second"] = len(pairs) / max(seconds, 1e-9)
-        _log_metrics(metrics, "test")
+        log_metrics_prefixed(metrics, "test")
     registry = ModelRegistry(settings)
     for key, value in metric_tags({k: metrics[k] for k in ("precision", "recall", "f1")},
                                   prefix="test_").items():
@@ -172,15 +172,6 @@ def predict(model_ref: str, pairs_path: Path, out: Path, settings: Settings) -> 
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index=False)
     return frame
-
-
-def _log_metrics(metrics: dict[str, float], prefix: str, fit_seconds: float | None = None) -> None:
-    import mlflow
-
-    logged = {f"{prefix}_{k}": v for k, v in metrics.items()}
-    if fit_seconds is not None:
-        logged["fit_seconds"] = fit_seconds
-    mlflow.log_metrics(logged)
 
 
 def _register(bundle: MatchBundle, name: str, settings: Settings, tags: dict[str, str],

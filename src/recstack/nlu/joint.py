@@ -49,6 +49,7 @@ from recstack.nlu.tagging import (
     align_labels,
     collate,
     content_offsets,
+    read_saved_state,
     swap_places,
 )
 from recstack.training import Trainer, TrainerConfig, TrainingHistory
@@ -326,11 +327,8 @@ class JointEncoderNLU:
         if missing:
             raise NotFoundError(f"{directory} lacks {', '.join(missing)}", field="directory",
                                 fix="pass a folder written by JointEncoderNLU.save")
-        state = json.loads((directory / _CONFIG_FILE).read_text(encoding="utf-8"))
-        if state.get("model_type") != "joint-e5" or tuple(state["labels"]) != LABELS \
-                or tuple(state["intents"]) != INTENTS:
-            raise DataError(f"{directory} holds another model or label set", field="directory",
-                            fix="load it with its own class, or retrain")
+        state = read_saved_state(directory / _CONFIG_FILE,
+                                 fix="load it with its own class, or retrain")
         known = {f.name for f in dataclasses.fields(JointConfig)}
         config = {k: v for k, v in state["config"].items() if k in known}
         # A model saved before these fields existed had no input hint and no snapping.

@@ -26,9 +26,9 @@ import numpy as np
 import onnxruntime as ort
 from transformers import PreTrainedTokenizerFast
 
-from recstack.errors import ConfigError, DataError, NotFoundError
-from recstack.nlu.schema import INTENTS, Example, Parse
-from recstack.nlu.tagging import LABELS, JointCodec, collate
+from recstack.errors import ConfigError, NotFoundError
+from recstack.nlu.schema import Example, Parse
+from recstack.nlu.tagging import JointCodec, collate, read_saved_state
 
 __all__ = ["OnnxJointNLU"]
 
@@ -87,11 +87,8 @@ class OnnxJointNLU:
         if missing:
             raise NotFoundError(f"{directory} lacks {', '.join(missing)}", field="directory",
                                 fix="pass a folder written by recstack.nlu.export.export_onnx")
-        state = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-        if state.get("model_type") != "joint-e5" or tuple(state["labels"]) != LABELS \
-                or tuple(state["intents"]) != INTENTS:
-            raise DataError(f"{directory} holds another model or label set", field="directory",
-                            fix="export the model again with this version of recstack")
+        state = read_saved_state(directory / CONFIG_FILE,
+                                 fix="export the model again with this version of recstack")
         config = state["config"]
         tokenizer = PreTrainedTokenizerFast.from_pretrained(directory, local_files_only=True)
         codec = JointCodec.from_config(tokenizer, state["gazetteer"], config)

@@ -20,7 +20,7 @@ from recstack.nlu.models import nlu_model_class, nlu_models
 from recstack.nlu.schema import Example
 from recstack.registry.bundles import log_bundle, metric_tags
 from recstack.registry.models import ModelRegistry, ModelVersionInfo
-from recstack.registry.tracking import log_params_flat, start_run
+from recstack.registry.tracking import log_metrics_prefixed, log_params_flat, start_run
 from recstack.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def train(config: NLUTrainConfig, settings: Settings, *, register: bool = True,
             model.fit(splits.train, valid=splits.valid)
             fit_seconds = time.perf_counter() - started
         valid = score(model, splits.valid)
-        _log_metrics(valid, "valid", fit_seconds)
+        log_metrics_prefixed(valid, "valid", fit_seconds=fit_seconds)
         # The ONNX export the configured runtime serves goes into the bundle's artifacts.
         runtime, _ = configured_runtime(settings)
         bundle = NLUBundle(model=model, model_type=config.model,
@@ -181,7 +181,7 @@ def evaluate(model_ref: str, settings: Settings, *, splits: Any = None) -> dict[
             "model_type": info.model_type, "runtime": bundle.runtime}
     with start_run(settings, f"evaluate-{info.name}-v{info.version}", kind="evaluate", tags=tags):
         metrics = score(bundle.model, splits.test)
-        _log_metrics(metrics, "test")
+        log_metrics_prefixed(metrics, "test")
     registry = ModelRegistry(settings)
     for key, value in metric_tags(metrics, prefix="test_").items():
         registry.client.set_model_version_tag(info.name, info.version, key, value)
@@ -205,15 +205,6 @@ def load_bundle(model_ref: str, settings: Settings) -> tuple[NLUBundle, ModelVer
     info = registry.resolve(model_ref)
     runtime, threads = configured_runtime(settings)
     return NLUBundle.load(registry.download(info), runtime=runtime, threads=threads), info
-
-
-def _log_metrics(metrics: dict[str, float], prefix: str, fit_seconds: float | None = None) -> None:
-    import mlflow
-
-    logged = {f"{prefix}_{k}": v for k, v in metrics.items()}
-    if fit_seconds is not None:
-        logged["fit_seconds"] = fit_seconds
-    mlflow.log_metrics(logged)
 
 
 def _register(bundle: NLUBundle, name: str, settings: Settings, tags: dict[str, str],

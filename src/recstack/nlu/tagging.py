@@ -17,11 +17,14 @@ of a tag run over the ORIGINAL text (offsets) and trims particles and edge punct
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from recstack.errors import DataError
 from recstack.nlu import _lexicon as lex
 from recstack.nlu.rules import GazetteerMatcher, find_entities
 from recstack.nlu.schema import ENTITY_TYPES, INTENTS, Example, Parse, Span
@@ -35,6 +38,17 @@ LABEL_ID = {label: i for i, label in enumerate(LABELS)}
 IGNORE = -100  # cross-entropy's ignore_index: special tokens and bare "▁" pieces
 PLACE_TYPES = ("COUNTRY", "CITY", "POI")
 PAD_ID = 1  # e5's <pad>
+
+
+def read_saved_state(path: Path, *, fix: str) -> dict[str, Any]:
+    """A saved joint-e5's ``joint.json`` (config, labels, intents, gazetteer), refused when it
+    holds another model or another label set than this version's."""
+    state = json.loads(path.read_text(encoding="utf-8"))
+    if state.get("model_type") != "joint-e5" or tuple(state.get("labels", ())) != LABELS \
+            or tuple(state.get("intents", ())) != INTENTS:
+        raise DataError(f"{path.parent} holds another model or label set", field="directory",
+                        fix=fix)
+    return state
 
 
 def content_offsets(text: str, offsets: Sequence[tuple[int, int]], ids: Sequence[int] = (),

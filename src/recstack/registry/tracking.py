@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -78,3 +78,16 @@ def log_params_flat(params: dict[str, Any], prefix: str = "") -> None:
 
     walk(params, prefix)
     mlflow.log_params(flat)
+
+
+def log_metrics_prefixed(metrics: Mapping[str, float], prefix: str,
+                         **extra: float | None) -> None:
+    """Log ``{prefix}_{name}`` for each finite metric (MLflow refuses NaN and inf), plus the
+    ``extra`` values that are given (``fit_seconds=12.3``)."""
+    import math
+
+    import mlflow
+
+    values = {f"{prefix}_{k}": float(v) for k, v in metrics.items() if math.isfinite(v)}
+    values.update({k: float(v) for k, v in extra.items() if v is not None})
+    mlflow.log_metrics(values)

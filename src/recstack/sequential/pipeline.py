@@ -25,7 +25,7 @@ from recstack.errors import ConfigError
 from recstack.evaluation import EvaluationResult, count_items, evaluate_scores
 from recstack.registry.bundles import log_bundle
 from recstack.registry.models import ModelRegistry, ModelVersionInfo
-from recstack.registry.tracking import log_params_flat, start_run
+from recstack.registry.tracking import log_metrics_prefixed, log_params_flat, start_run
 from recstack.sequential.base import FitContext, Recommender, model_class
 from recstack.sequential.bundle import RecommenderBundle
 from recstack.settings import Settings
@@ -92,7 +92,7 @@ def train(config: TrainConfig, settings: Settings, *, register: bool = True,
         fit_seconds = time.perf_counter() - started
         _log_training_summary(model)
         valid = _evaluate_model(model, split, "valid", config.ks, progress)
-        _log_metrics(valid, "valid", fit_seconds)
+        log_metrics_prefixed(valid.metrics, "valid", fit_seconds=fit_seconds)
         bundle = RecommenderBundle.from_dataset(model, split.dataset, info={
             **tags, "run_id": run.info.run_id, "config": asdict(model.config),
             "dataset_source": config.dataset, "split_name": config.split})
@@ -115,7 +115,7 @@ def evaluate(model_ref: str, settings: Settings, *, split: Split | None = None,
             "model_type": info.model_type, "dataset": split.dataset.name}
     with start_run(settings, f"evaluate-{info.name}-v{info.version}", kind="evaluate", tags=tags):
         result = _evaluate_model(bundle.model, split, "test", ks, progress)
-        _log_metrics(result, "test")
+        log_metrics_prefixed(result.metrics, "test")
     for key, value in result.metrics.items():
         registry.client.set_model_version_tag(info.name, info.version, f"test_{key}",
                                               f"{value:.5f}")
@@ -146,15 +146,6 @@ def _log_training_summary(model: Recommender) -> None:
                             "seconds_per_epoch": float(np.mean([e.seconds
                                                                 for e in history.epochs]))})
         mlflow.set_tag("device", history.device)
-
-
-def _log_metrics(result: EvaluationResult, prefix: str, fit_seconds: float | None = None) -> None:
-    import mlflow
-
-    metrics = {f"{prefix}_{k}": v for k, v in result.metrics.items()}
-    if fit_seconds is not None:
-        metrics["fit_seconds"] = fit_seconds
-    mlflow.log_metrics(metrics)
 
 
 def _register(bundle: RecommenderBundle, name: str, settings: Settings, tags: dict[str, str],
