@@ -155,6 +155,10 @@ def test_int8_is_smaller_and_stays_close_to_fp32(exported, small_splits) -> None
     assert same >= 0.8
     assert np.mean([abs(a.intent_score - b.intent_score) for a, b in zip(fp32, int8,
                                                                          strict=True)]) < 0.1
+    # One activation scale per run: an int8 parse must not depend on the questions beside it.
+    runtime = OnnxJointNLU.load(exported["onnx-int8"])
+    alone = [runtime.parse([t])[0] for t in texts[:20]]
+    assert [p.to_dict() for p in alone] == [p.to_dict() for p in int8[:20]]
 
 
 @pytest.mark.slow

@@ -96,8 +96,13 @@ class OnnxJointNLU:
                                        providers=["CPUExecutionProvider"])
         meta_path = directory / META_FILE
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
-        return cls(session, codec, eval_batch_size=int(config.get("eval_batch_size", 64)),
-                   meta=meta, directory=directory)
+        # int8 quantises activations with one scale per run, over the whole padded batch: a
+        # question's tags could change with the questions beside it. One question per run
+        # keeps a parse a function of its text (the service, batch or not, and monitoring see
+        # the same answer), at ~1.5x the batched cost per question.
+        batch_size = 1 if meta.get("precision") == "int8" else int(config.get("eval_batch_size",
+                                                                                64))
+        return cls(session, codec, eval_batch_size=batch_size, meta=meta, directory=directory)
 
     def fit(self, examples: list[Example], valid: list[Example] | None = None) -> Self:
         """Not available: an exported network is fixed (the NLU model protocol asks for it)."""
