@@ -1,0 +1,69 @@
+"""The conversational system's route: ``POST /v1/chat`` answers one question."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from recstack.conversational.ask import MAX_QUESTION_CHARS, Asker
+from recstack.conversational.graph import LazyGraph
+from recstack.registry.models import ModelVersionInfo
+from recstack.serving import PredictionLoggerDep, StateDep
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+_askers: dict[int, Asker] = {}
+_lock = threading.Lock()
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"question": "제주시 한림읍에 있는 카페 중 30대 이용 비중이 가장 높은 곳은?"}]})
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS,
+                          description="a Korean question about Jeju restaurants")
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the question is empty or only whitespace; send the user's question")
+        return value
+
+
+class ChatResponse(BaseModel):
+    answer: list[str] = Field(description="merchant names, best first; ties included")
+    cypher: str
+    params: dict[str, Any]
+    reasons: list[str]
+    request_id: str
+
+
+def _asker(graph: LazyGraph) -> Asker:
+    store = graph.get()  # a NotFoundError (404) saying `recstack chat build` when absent
+    with _lock:
+        if id(store) not in _askers:
+            _askers.clear()
+            _askers[id(store)] = Asker(store)
+        return _askers[id(store)]
+
+
+def get_asker(state: StateDep) -> Asker:
+    return _asker(state.resources["chat_graph"])
+
+
+@router.post("/chat", response_model=ChatResponse)
+def chat(request: ChatRequest, asker: Annotated[Asker, Depends(get_asker)],
+         logger: PredictionLoggerDep) -> ChatResponse:
+    """Merchants answering the question, from the graph; every answer is logged."""
+    answer = asker.ask(request.question)
+    info = ModelVersionInfo(name="chat-template-parser", version="1", aliases=[], run_id=None,
+                            tags={"model_type": "template-parser"})
+    request_id = logger.log(info, features={"question": request.question, **{
+        k: v for k, v in answer.slots.items() if k != "filters"}},
+        output={"prediction": answer.answer[:1], "answer": answer.answer,
+                "cypher": answer.cypher, **answer.timings_ms})
+    return ChatResponse(answer=answer.answer, cypher=answer.cypher, params=answer.params,
+                        reasons=answer.reasons, request_id=request_id)
