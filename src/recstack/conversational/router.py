@@ -51,7 +51,7 @@ def _asker(graph: LazyGraph) -> Asker:
 
 
 def get_asker(state: StateDep) -> Asker:
-    return _asker(state.resources["chat_graph"])
+    return _asker(state.resources["chat.graph"])
 
 
 @router.post("/chat", response_model=ChatResponse)

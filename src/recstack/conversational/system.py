@@ -26,6 +26,6 @@ SPEC = SystemSpec(
     cli="recstack.conversational.cli:app",
     demo=DemoStep(title="Jeju restaurant questions over a graph", run="recstack.conversational."
                                                                       "demo:run", order=30),
-    resources=(Resource(name="chat_graph",
+    resources=(Resource(name="graph",
                         factory="recstack.conversational.graph:open_lazy_graph"),),
 )
