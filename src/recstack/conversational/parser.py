@@ -161,7 +161,7 @@ class QuestionParser:
         category = self._category(compact, used, text)
         if district is None:
             self._check_unknown_place(text)
-        share, descending = self._share(text, _compact(compact_no_band))
+        share, descending = self._share(compact_no_band)
         return ParsedQuestion(share=share, descending=descending, k=self._k(compact_no_band),
                               district=district, city=city, category=category, filters=filters)
 
@@ -195,6 +195,8 @@ class QuestionParser:
         alias = self._claim(compact, used, self._category_aliases)
         if alias is not None:
             return self._category_aliases[alias]
+        if "차" in self.categories and "차" in (strip_particle(t) for t in text.split()):
+            return "차"  # the category's own name as a word of its own (노형동 차 중 …)
         for match in _UNKNOWN_CATEGORY.finditer(text):
             word = strip_particle(match.group(1))
             if word not in ("맛집", "음식점", "식당", "가게", "전문점"):
@@ -231,16 +233,19 @@ class QuestionParser:
         assert set(p for p, _, _ in filters) <= set(BANDS)
         return filters, _BAND.sub(" ", text)
 
-    def _share(self, text: str, compact: str) -> tuple[str, bool]:
+    def _share(self, text: str) -> tuple[str, bool]:
         found: list[tuple[int, str]] = []
+        # Hours first, and blanked out, so that 오후 in "오후 7시" is not read as 14시~17시.
+        hours = list(_HOURS.finditer(text)) or list(_HOUR.finditer(text))
+        for match in hours:
+            found.append((len(_compact(text[:match.start()])),
+                          _hour_band(int(match.group(2)), match.group(1))))
+        for match in reversed(hours):
+            text = text[:match.start()] + "#" * (match.end() - match.start()) + text[match.end():]
+        compact = _compact(text)
         used = [False] * len(compact)
         while (word := self._claim(compact, used, SHARE_WORDS)) is not None:
             found.append((compact.find(word), SHARE_WORDS[word]))
-        for match in _HOURS.finditer(text):
-            found.append((len(compact), _hour_band(int(match.group(2)), match.group(1))))
-        if not found:
-            for match in _HOUR.finditer(text):
-                found.append((len(compact), _hour_band(int(match.group(2)), match.group(1))))
         if not found:
             raise DataError("the question names nothing to rank by", field="share",
                             fix="name an age (30대), gender (여성), 현지인/관광객, a weekday "
