@@ -63,7 +63,8 @@ def chat(request: ChatRequest, asker: Annotated[Asker, Depends(get_asker)],
                             tags={"model_type": "template-parser"})
     request_id = logger.log(info, features={"question": request.question, **{
         k: v for k, v in answer.slots.items() if k != "filters"}},
-        output={"prediction": answer.answer[:1], "answer": answer.answer,
+        output={"prediction": answer.answer[0] if answer.answer else None,
+                "answer": answer.answer,
                 "cypher": answer.cypher, **answer.timings_ms})
     return ChatResponse(answer=answer.answer, cypher=answer.cypher, params=answer.params,
                         reasons=answer.reasons, request_id=request_id)
