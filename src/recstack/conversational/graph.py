@@ -111,6 +111,7 @@ class LazyGraph:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._store: KuzuStore | None = None
+        self._asker: Any = None
         self._lock = threading.Lock()
 
     def get(self) -> KuzuStore:
@@ -119,11 +120,25 @@ class LazyGraph:
                 self._store = open_graph(self.settings)
             return self._store
 
+    def asker(self) -> Any:
+        """One :class:`~recstack.conversational.ask.Asker` over the graph (its parser reads the
+        districts and categories once)."""
+        from recstack.conversational.ask import Asker
+        from recstack.conversational.system import SPEC
+
+        store = self.get()
+        with self._lock:
+            if self._asker is None:
+                limit = SPEC.settings_of(self.settings).max_question_chars
+                self._asker = Asker(store, max_chars=limit)
+            return self._asker
+
     def close(self) -> None:
         with self._lock:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+                self._asker = None
 
 
 def open_lazy_graph(settings: Settings) -> LazyGraph:

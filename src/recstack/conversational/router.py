@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -14,8 +13,6 @@ from recstack.registry.models import ModelVersionInfo
 from recstack.serving import PredictionLoggerDep, StateDep
 
 router = APIRouter(prefix="/v1", tags=["chat"])
-_askers: dict[int, Asker] = {}
-_lock = threading.Lock()
 
 
 class ChatRequest(BaseModel):
@@ -41,17 +38,12 @@ class ChatResponse(BaseModel):
     request_id: str
 
 
-def _asker(graph: LazyGraph) -> Asker:
-    store = graph.get()  # a NotFoundError (404) saying `recstack chat build` when absent
-    with _lock:
-        if id(store) not in _askers:
-            _askers.clear()
-            _askers[id(store)] = Asker(store)
-        return _askers[id(store)]
-
-
 def get_asker(state: StateDep) -> Asker:
-    return _asker(state.resources["chat.graph"])
+    """The service's asker; a NotFoundError (404) saying `recstack chat build` when the graph
+    is not built."""
+    graph: LazyGraph = state.resources["chat.graph"]
+    asker: Asker = graph.asker()
+    return asker
 
 
 @router.post("/chat", response_model=ChatResponse)
