@@ -57,7 +57,7 @@ def test_category_synonyms(parser, word, category):
     ("관광객", "local_share", False), ("토요일", "sat", True), ("아침", "h05_11", True),
     ("점심", "h12_13", True), ("저녁", "h18_22", True), ("새벽", "h23_04", True),
     ("5시~11시", "h05_11", True), ("18시부터 22시", "h18_22", True),
-    ("오후 7시", "h18_22", True), ("오후", "h14_17", True),
+    ("오후 7시", "h18_22", True), ("오후", "h14_17", True), ("저녁 6시~10시", "h18_22", True),
 ])
 def test_shares(parser, phrase, share, descending):
     parsed = parser.parse(f"연동 카페 중 {phrase} 비중이 가장 높은 곳")
