@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from typer.testing import CliRunner
 
-from recstack.errors import NotFoundError
+from recstack.errors import ConfigError, NotFoundError
 from recstack.settings import Settings
 
 QUESTION = "제주시 한림읍에 있는 카페 중 30대 이용 비중이 가장 높은 곳은?"
@@ -39,6 +39,8 @@ def test_cli_build_is_idempotent_and_ask_prints_json(cli_env):
     assert body["reasons"][0].startswith("벌크커피한림점")
     text = runner.invoke(build_app(), ["chat", "ask", QUESTION], env={"COLUMNS": "200"})
     assert text.exit_code == 0 and "1. 벌크커피한림점" in text.output
+    bad = runner.invoke(build_app(), ["chat", "ask", QUESTION, "--format", "xml"])
+    assert isinstance(bad.exception, ConfigError) and bad.exception.field == "--format"
 
 
 def test_chat_over_http_logs_every_answer(chat_settings):

@@ -97,12 +97,20 @@ def test_usage_bands(parser, phrase, band):
     ("연동 카페 추천해줘", "share", "nothing to rank by"),
     ("연동 카페 중 이용건수 상위 20% 30대", "band", "20%"),
     ("연동 카페 중 30대 비중 높은 100곳", "k", "100"),
+    ("30대 여성이 많이 가는 연동 카페", "share", "2 shares"),
 ])
 def test_what_was_not_understood_is_named(parser, question, field, names):
     with pytest.raises(DataError) as caught:
         parser.parse(question)
     assert caught.value.field == field and names in str(caught.value)
     assert caught.value.fix
+
+
+def test_a_city_alone_filters_by_city(parser):
+    parsed = parser.parse("서귀포시 카페 중 30대 비중이 가장 높은 곳")  # not 서귀동
+    assert (parsed.district, parsed.city) == (None, "서귀포시")
+    assert "m.city = $city" in parsed.cypher()[0]
+    assert parser.parse("서귀포 서귀동 카페 30대").district == "서귀포시 서귀동"
 
 
 def test_unknown_district_suggests_the_nearest(parser):

@@ -152,10 +152,10 @@ def build_graph(settings: Settings, *, force: bool = False,
     """Build (or keep) the graph; see the module docstring for when it changes."""
     started = time.perf_counter()
     files = input_files(settings)
-    print_ = fingerprint(files)
+    inputs = fingerprint(files)
     path = graph_path(settings)
-    if path.exists() and not force and _stored_fingerprint(path) == print_:
-        return BuildReport(path, False, {}, time.perf_counter() - started, print_)
+    if path.exists() and not force and _stored_fingerprint(path) == inputs:
+        return BuildReport(path, False, {}, time.perf_counter() - started, inputs)
     steps = ["read the CSVs", "create tables", "Merchant", "District", "Category", "Attraction",
              "IN_DISTRICT", "OF_CATEGORY", "NEAR", "fingerprint"]
     task = progress.add_task("chat build", total=len(steps)) if progress is not None else None
@@ -188,7 +188,7 @@ def build_graph(settings: Settings, *, force: bool = False,
         for label, frame in tables.items():
             store.copy_frame(label, frame)
             step(label)
-        store.execute("CREATE (:Meta {key: 'fingerprint', value: $v})", {"v": print_})
+        store.execute("CREATE (:Meta {key: 'fingerprint', value: $v})", {"v": inputs})
         step(steps[-1])
     except BaseException:
         store.close()
@@ -196,4 +196,4 @@ def build_graph(settings: Settings, *, force: bool = False,
         raise
     store.close()
     counts = {label: len(frame) for label, frame in tables.items()}
-    return BuildReport(path, True, counts, time.perf_counter() - started, print_)
+    return BuildReport(path, True, counts, time.perf_counter() - started, inputs)

@@ -40,7 +40,10 @@ def ask(question: Annotated[str, typer.Argument(help="a Korean question about Je
     from recstack.conversational.ask import Asker
     from recstack.conversational.graph import open_graph
     from recstack.conversational.system import SPEC
+    from recstack.errors import ConfigError
 
+    if format_ not in ("text", "json"):
+        raise ConfigError(f"unknown format {format_!r}", field="--format", fix="text or json")
     settings = get_settings()
     store = open_graph(settings)
     try:

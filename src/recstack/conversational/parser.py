@@ -16,7 +16,8 @@ from typing import Any
 
 from rapidfuzz import process
 
-from recstack.conversational.schema import BAND_UPPER_PERCENT, BANDS
+from recstack.conversational.graph import GraphStore
+from recstack.conversational.schema import BAND_UPPER_PERCENT, SHARE_BY_PROP
 from recstack.errors import DataError
 from recstack.text import strip_particle
 
@@ -118,6 +119,19 @@ def _compact(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+def _claim_at(compact: str, used: list[bool], aliases: Iterable[str]) -> tuple[str, int] | None:
+    """The longest alias found in ``compact`` on characters no earlier claim used, and where;
+    its characters are marked used."""
+    for alias in sorted(aliases, key=len, reverse=True):
+        start = compact.find(alias)
+        while start >= 0:
+            if not any(used[start:start + len(alias)]):
+                used[start:start + len(alias)] = [True] * len(alias)
+                return alias, start
+            start = compact.find(alias, start + 1)
+    return None
+
+
 class QuestionParser:
     """Parses questions against the graph's districts (``제주시 애월읍``) and categories."""
 
@@ -132,7 +146,8 @@ class QuestionParser:
                     self._category_aliases[_compact(alias)] = category
 
     @classmethod
-    def from_graph(cls, store: Any) -> QuestionParser:
+    def from_graph(cls, store: GraphStore) -> QuestionParser:
+        """A parser over the districts and categories the graph holds."""
         districts = [r["name"] for r in store.query("MATCH (d:District) RETURN d.name AS name")]
         categories = [r["name"] for r in store.query("MATCH (c:Category) RETURN c.name AS name")]
         return cls(districts, categories)
@@ -168,19 +183,19 @@ class QuestionParser:
                               district=district, city=city, category=category, filters=filters)
 
     def _claim(self, compact: str, used: list[bool], aliases: Iterable[str]) -> str | None:
-        for alias in sorted(aliases, key=len, reverse=True):
-            start = compact.find(alias)
-            while start >= 0:
-                if not any(used[start:start + len(alias)]):
-                    used[start:start + len(alias)] = [True] * len(alias)
-                    return alias
-                start = compact.find(alias, start + 1)
-        return None
+        found = _claim_at(compact, used, aliases)
+        return None if found is None else found[0]
 
     def _district(self, compact: str, used: list[bool]) -> tuple[str | None, str | None]:
-        alias = self._claim(compact, used, [a for a in self._district_aliases if len(a) >= 2])
-        cities = [c for c in ("서귀포시", "제주시") if c in compact]
-        city = cities[0] if cities else ("서귀포시" if "서귀포" in compact else None)
+        full = self._claim(compact, used, [a for a in self._district_aliases
+                                           if a.startswith(("제주시", "서귀포시"))])
+        # The city before the short names: 서귀 (서귀동) must not match inside 서귀포시.
+        city_word = self._claim(compact, used, ("서귀포시", "제주시", "서귀포"))
+        city = {"서귀포": "서귀포시"}.get(city_word or "", city_word)
+        alias = full or self._claim(compact, used,
+                                    [a for a in self._district_aliases if len(a) >= 2])
+        if full:
+            city = self._district_aliases[full][0].split(" ")[0]
         if alias is None:
             return None, city
         names = self._district_aliases[alias]
@@ -232,7 +247,6 @@ class QuestionParser:
             else:
                 low, high = 1, _band_rank(low_pct, "to")
             filters.append((prop, low, high))
-        assert set(p for p, _, _ in filters) <= set(BANDS)
         return filters, _BAND.sub(" ", text)
 
     def _share(self, text: str) -> tuple[str, bool]:
@@ -246,12 +260,18 @@ class QuestionParser:
             text = text[:match.start()] + "#" * (match.end() - match.start()) + text[match.end():]
         compact = _compact(text)
         used = [False] * len(compact)
-        while (word := self._claim(compact, used, SHARE_WORDS)) is not None:
-            found.append((compact.find(word), SHARE_WORDS[word]))
+        while (claimed := _claim_at(compact, used, SHARE_WORDS)) is not None:
+            found.append((claimed[1], SHARE_WORDS[claimed[0]]))
         if not found:
             raise DataError("the question names nothing to rank by", field="share",
                             fix="name an age (30대), gender (여성), 현지인/관광객, a weekday "
                                 "(토요일) or a time (점심, 18시~22시)")
+        distinct = {"local_share" if prop == "tourist" else prop for _, prop in found}
+        if len(distinct) > 1:
+            labels = ", ".join(SHARE_BY_PROP[p].label for p in sorted(distinct))
+            raise DataError(f"the question ranks by {len(distinct)} shares at once ({labels}); "
+                            "the data has each share separately", field="share",
+                            fix="ask for one share at a time (e.g. 30대, then 여성)")
         # The share nearest before the direction word (이용건수 상위 10%에 속하고 현지인 … 높은)
         position = min((compact.find(w) for w in (*HIGH_WORDS, *LOW_WORDS) if w in compact),
                        default=len(compact))
