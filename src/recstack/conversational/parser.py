@@ -1,0 +1,317 @@
+"""Korean restaurant question → slots → Cypher template (the default path, no LLM).
+
+The parser knows the graph's districts and categories (read from the graph, so it never names
+one the data lacks) and a table of synonyms; everything else — the share to rank by, direction,
+how many, usage-band filters — comes from small word lists below. Spacing varies in Korean
+(``단품요리 전문점`` / ``단품요리전문점``), so names are matched in the question with its spaces
+removed, longest name first, each character used once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz import process
+
+from recstack.conversational.graph import GraphStore
+from recstack.conversational.schema import BAND_UPPER_PERCENT, SHARE_BY_PROP
+from recstack.errors import DataError
+from recstack.text import strip_particle
+
+CATEGORY_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "커피": ("카페", "까페", "커피숍", "커피전문점", "커피집"),
+    "단품요리 전문": ("단품요리전문점", "단품요리집", "단품요리"),
+    "가정식": ("가정식백반", "백반집", "백반", "가정식당", "밥집"),
+    "치킨": ("치킨집", "통닭"), "분식": ("분식집",),
+    "베이커리": ("빵집", "제과점", "베이커리카페"),
+    "중식": ("중식당", "중국집", "중화요리", "중국음식점"),
+    "일식": ("일식집", "일식당", "스시", "초밥집"), "양식": ("양식당", "양식집"),
+    "맥주/요리주점": ("요리주점", "맥주집", "호프집", "술집", "펍"),
+    "피자": ("피자집",), "꼬치구이": ("꼬치집",),
+    "아이스크림/빙수": ("아이스크림", "빙수집", "빙수"),
+    "햄버거": ("버거집", "수제버거", "버거"), "구내식당/푸드코트": ("구내식당", "푸드코트"),
+    "샌드위치/토스트": ("샌드위치", "토스트"), "떡/한과": ("떡집", "한과"),
+    "차": ("찻집", "전통찻집", "차전문점"), "도시락": ("도시락집",), "포장마차": ("포차",),
+    "주스": ("쥬스", "주스가게"), "동남아/인도음식": ("동남아음식", "인도음식", "쌀국수"),
+    "도너츠": ("도넛", "도너츠가게"), "패밀리 레스토랑": ("패밀리레스토랑",),
+    "스테이크": ("스테이크하우스",), "야식": ("야식집",), "부페": ("뷔페",),
+    "기타세계요리": ("세계요리",),
+}
+# Shares: word → property. Longer words win (20대이하 over 20대).
+SHARE_WORDS: dict[str, str] = {
+    **{w: "age20" for w in ("20대이하", "20대", "10대", "이십대", "젊은층", "청년층")},
+    **{w: "age30" for w in ("30대", "삼십대")}, **{w: "age40" for w in ("40대", "사십대")},
+    **{w: "age50" for w in ("50대", "오십대")},
+    **{w: "age60" for w in ("60대이상", "60대", "70대", "육십대", "노년층", "어르신")},
+    **{w: "male" for w in ("남성", "남자", "남성회원", "남자손님")},
+    **{w: "female" for w in ("여성", "여자", "여성회원", "여자손님")},
+    **{w: "local_share" for w in ("현지인", "도민", "제주도민", "로컬")},
+    **{w: "tourist" for w in ("관광객", "여행객", "외지인", "외부인", "관광객들")},
+    **{f"{d}요일": p for d, p in zip(
+        "월화수목금토일", ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), strict=True)},
+    **{w: "h05_11" for w in ("아침", "오전", "모닝", "브런치")},
+    **{w: "h12_13" for w in ("점심", "런치", "낮12시")},
+    **{w: "h14_17" for w in ("오후",)}, **{w: "h18_22" for w in ("저녁", "디너")},
+    **{w: "h23_04" for w in ("밤늦", "심야", "새벽", "야간", "밤")},
+}
+HOUR_BANDS = (("h05_11", 5, 11), ("h12_13", 12, 13), ("h14_17", 14, 17), ("h18_22", 18, 22),
+              ("h23_04", 23, 28))
+LOW_WORDS = ("낮은", "낮고", "적은", "적고", "최저", "작은", "덜", "낮아", "적게", "가장낮",
+             "제일낮")
+HIGH_WORDS = ("높은", "높고", "많은", "많이", "최고", "큰", "높아", "가장높", "제일높", "1위")
+KOREAN_NUMBERS = {"한": 1, "하나": 1, "두": 2, "둘": 2, "세": 3, "셋": 3, "석": 3, "네": 4, "넷": 4,
+                  "다섯": 5, "여섯": 6, "일곱": 7, "여덟": 8, "아홉": 9, "열": 10}
+_K = re.compile(r"(?:top|TOP|Top|상위|베스트|best)?\s*(\d+|" + "|".join(
+    sorted(KOREAN_NUMBERS, key=len, reverse=True)) + r")\s*(?:곳|군데|개|집|위까지|군데만)")
+_TOP_K = re.compile(r"(?:top|TOP|Top|베스트)\s*(\d+)")
+_BAND = re.compile(r"(이용\s*건수|방문\s*건수|건수|이용\s*금액|매출|건당\s*평균\s*이용\s*금액"
+                   r"|객단가)"
+                   r"[^%\d]{0,8}?(상위|하위)?\s*(\d+)\s*(?:%|퍼센트)?\s*(?:[~-]\s*(\d+)\s*)?"
+                   r"(?:%|퍼센트)")
+_HOURS = re.compile(r"(오전|오후|밤|저녁|새벽)?\s*(\d{1,2})\s*시?\s*(?:~|-|부터|에서|～)\s*"
+                    r"(\d{1,2})\s*시")
+_HOUR = re.compile(r"(오전|오후|밤|저녁|새벽)?\s*(\d{1,2})\s*시")
+_UNKNOWN_PLACE = re.compile(r"([가-힣0-9]{1,8}(?:동|읍|면))(?=\s|$|에|의|에서|근처|쪽)")
+_UNKNOWN_CATEGORY = re.compile(r"([가-힣A-Za-z]{1,12}(?:집|전문점|식당|가게))(?=\s|$|중|들)")
+
+
+@dataclass
+class ParsedQuestion:
+    """The slots of one question. ``share`` is a Merchant property; ``filters`` are
+    (band property, lowest rank, highest rank) with rank 1 = top 10%."""
+
+    share: str
+    descending: bool = True
+    k: int = 1
+    district: str | None = None
+    city: str | None = None
+    category: str | None = None
+    filters: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def cypher(self) -> tuple[str, dict[str, Any]]:
+        """The query (ties at the k-th value returned together) and its parameters."""
+        pattern = "(m:Merchant)"
+        where, params = [], {}
+        if self.district:
+            pattern += "-[:IN_DISTRICT]->(d:District {name: $district})"
+            params["district"] = self.district
+        elif self.city:
+            where.append("m.city = $city")
+            params["city"] = self.city
+        if self.category:
+            pattern += ", (m)-[:OF_CATEGORY]->(c:Category {name: $category})"
+            params["category"] = self.category
+        for prop, low, high in self.filters:
+            where.append(f"m.{prop} >= {int(low)} AND m.{prop} <= {int(high)}")
+        match = f"MATCH {pattern}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        order, pick, compare = ("DESC", "min", ">=") if self.descending else ("ASC", "max", "<=")
+        value = f"m.{self.share}"
+        return (f"{match} WITH {value} AS v ORDER BY v {order} LIMIT {int(self.k)} "
+                f"WITH {pick}(v) AS t {match}{' AND' if where else ' WHERE'} {value} {compare} t "
+                f"RETURN m.name AS name, {value} AS value, m.district AS district, "
+                f"m.category AS category ORDER BY value {order}, name"), params
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _claim_at(compact: str, used: list[bool], aliases: Iterable[str]) -> tuple[str, int] | None:
+    """The longest alias found in ``compact`` on characters no earlier claim used, and where;
+    its characters are marked used."""
+    for alias in sorted(aliases, key=len, reverse=True):
+        start = compact.find(alias)
+        while start >= 0:
+            if not any(used[start:start + len(alias)]):
+                used[start:start + len(alias)] = [True] * len(alias)
+                return alias, start
+            start = compact.find(alias, start + 1)
+    return None
+
+
+class QuestionParser:
+    """Parses questions against the graph's districts (``제주시 애월읍``) and categories."""
+
+    def __init__(self, districts: Iterable[str], categories: Iterable[str]):
+        self.districts = sorted(districts)
+        self.categories = sorted(categories)
+        self._district_aliases = self._district_alias_table()
+        self._category_aliases: dict[str, str] = {}
+        for category in self.categories:
+            for alias in (category, *CATEGORY_SYNONYMS.get(category, ())):
+                if alias != "차":  # 차 alone is a car as often as tea: only 찻집, 차전문점
+                    self._category_aliases[_compact(alias)] = category
+
+    @classmethod
+    def from_graph(cls, store: GraphStore) -> QuestionParser:
+        """A parser over the districts and categories the graph holds."""
+        districts = [r["name"] for r in store.query("MATCH (d:District) RETURN d.name AS name")]
+        categories = [r["name"] for r in store.query("MATCH (c:Category) RETURN c.name AS name")]
+        return cls(districts, categories)
+
+    def _district_alias_table(self) -> dict[str, list[str]]:
+        """alias → districts: ``제주시애월읍``, ``애월읍``, ``애월``, digit forms of numbered
+        dongs (``이도2동`` for 이도이동); a short form shared by two districts maps to both."""
+        table: dict[str, list[str]] = {}
+        digits = {"일": "1", "이": "2", "삼": "3"}
+        for name in self.districts:
+            dong = name.split(" ", 1)[1]
+            forms = {_compact(name), dong}
+            if len(dong) >= 3:
+                forms.add(dong[:-1])  # 애월읍 → 애월, 중문동 → 중문
+            if len(dong) >= 4 and dong[-2] in digits:
+                forms.add(dong[:-2] + digits[dong[-2]] + dong[-1])  # 이도이동 → 이도2동
+            for form in forms:
+                table.setdefault(form, []).append(name)
+        return table
+
+    def parse(self, question: str) -> ParsedQuestion:
+        """The slots of ``question``; a DataError naming what was not understood."""
+        text = " ".join(question.split())
+        compact = _compact(text)
+        used = [False] * len(compact)
+        filters, compact_no_band = self._bands(text)
+        district, city = self._district(compact, used)
+        category = self._category(compact, used, text)
+        if district is None:
+            self._check_unknown_place(text)
+        share, descending = self._share(compact_no_band)
+        return ParsedQuestion(share=share, descending=descending, k=self._k(compact_no_band),
+                              district=district, city=city, category=category, filters=filters)
+
+    def _claim(self, compact: str, used: list[bool], aliases: Iterable[str]) -> str | None:
+        found = _claim_at(compact, used, aliases)
+        return None if found is None else found[0]
+
+    def _district(self, compact: str, used: list[bool]) -> tuple[str | None, str | None]:
+        full = self._claim(compact, used, [a for a in self._district_aliases
+                                           if a.startswith(("제주시", "서귀포시"))])
+        # The city before the short names: 서귀 (서귀동) must not match inside 서귀포시.
+        city_word = self._claim(compact, used, ("서귀포시", "제주시", "서귀포"))
+        city = {"서귀포": "서귀포시"}.get(city_word or "", city_word)
+        alias = full or self._claim(compact, used,
+                                    [a for a in self._district_aliases if len(a) >= 2])
+        if full:
+            city = self._district_aliases[full][0].split(" ")[0]
+        if alias is None:
+            return None, city
+        names = self._district_aliases[alias]
+        if city is not None and len(names) > 1:
+            names = [n for n in names if n.startswith(city)] or names
+        if len(names) > 1:  # 이도2동 is a district of its own as well as 이도이동's digit form
+            names = [n for n in names if alias in (_compact(n), n.split(" ")[1])] or names
+        if len(names) > 1:
+            raise DataError(f"{alias!r} names {len(names)} districts: {', '.join(names)}",
+                            field="district", fix="say which, e.g. " + names[0])
+        return names[0], names[0].split(" ")[0]
+
+    def _category(self, compact: str, used: list[bool], text: str) -> str | None:
+        alias = self._claim(compact, used, self._category_aliases)
+        if alias is not None:
+            return self._category_aliases[alias]
+        if "차" in self.categories and "차" in (strip_particle(t) for t in text.split()):
+            return "차"  # the category's own name as a word of its own (노형동 차 중 …)
+        for match in _UNKNOWN_CATEGORY.finditer(text):
+            word = strip_particle(match.group(1))
+            if word not in ("맛집", "음식점", "식당", "가게", "전문점"):
+                nearest = [n for n, _, _ in process.extract(word, list(self._category_aliases),
+                                                            limit=3)]
+                raise DataError(f"unknown category {word!r}", field="category",
+                                fix="try one of: " + ", ".join(
+                                    dict.fromkeys(self._category_aliases[n] for n in nearest)))
+        return None
+
+    def _check_unknown_place(self, text: str) -> None:
+        for match in _UNKNOWN_PLACE.finditer(text):
+            word = strip_particle(match.group(1))
+            if len(word) >= 2 and word not in ("이동", "활동", "행동", "자동", "정동"):
+                nearest = process.extract(word, self.districts, limit=3)
+                raise DataError(f"unknown district {word!r}", field="district",
+                                fix="known districts near that name: "
+                                    + ", ".join(n for n, _, _ in nearest))
+
+    def _bands(self, text: str) -> tuple[list[tuple[str, int, int]], str]:
+        filters = []
+        for match in _BAND.finditer(text):
+            word = _compact(match.group(1))
+            prop = ("avg_amt_band" if "건당" in word or "객단가" in word else
+                    "amt_band" if "금액" in word or "매출" in word else "cnt_band")
+            low_pct, high_pct = int(match.group(3)), match.group(4)
+            if high_pct is not None:  # "10~25%": the bands between
+                low, high = _band_rank(low_pct, "from"), _band_rank(int(high_pct), "to")
+            elif match.group(2) == "하위":  # "하위 10%" = the last band(s)
+                high, low = 6, _band_rank(100 - low_pct, "from")
+            else:
+                low, high = 1, _band_rank(low_pct, "to")
+            filters.append((prop, low, high))
+        return filters, _BAND.sub(" ", text)
+
+    def _share(self, text: str) -> tuple[str, bool]:
+        found: list[tuple[int, str]] = []
+        # Hours first, and blanked out, so that 오후 in "오후 7시" is not read as 14시~17시.
+        hours = list(_HOURS.finditer(text)) or list(_HOUR.finditer(text))
+        for match in hours:
+            found.append((len(_compact(text[:match.start()])),
+                          _hour_band(int(match.group(2)), match.group(1))))
+        for match in reversed(hours):
+            text = text[:match.start()] + "#" * (match.end() - match.start()) + text[match.end():]
+        compact = _compact(text)
+        used = [False] * len(compact)
+        while (claimed := _claim_at(compact, used, SHARE_WORDS)) is not None:
+            found.append((claimed[1], SHARE_WORDS[claimed[0]]))
+        if not found:
+            raise DataError("the question names nothing to rank by", field="share",
+                            fix="name an age (30대), gender (여성), 현지인/관광객, a weekday "
+                                "(토요일) or a time (점심, 18시~22시)")
+        distinct = {"local_share" if prop == "tourist" else prop for _, prop in found}
+        if len(distinct) > 1:
+            labels = ", ".join(SHARE_BY_PROP[p].label for p in sorted(distinct))
+            raise DataError(f"the question ranks by {len(distinct)} shares at once ({labels}); "
+                            "the data has each share separately", field="share",
+                            fix="ask for one share at a time (e.g. 30대, then 여성)")
+        # The share nearest before the direction word (이용건수 상위 10%에 속하고 현지인 … 높은)
+        position = min((compact.find(w) for w in (*HIGH_WORDS, *LOW_WORDS) if w in compact),
+                       default=len(compact))
+        before = [f for f in found if f[0] < position] or found
+        share = max(before, key=lambda f: f[0])[1]
+        low_at = min((compact.find(w) for w in LOW_WORDS if w in compact), default=None)
+        high_at = min((compact.find(w) for w in HIGH_WORDS if w in compact), default=None)
+        descending = not (low_at is not None and (high_at is None or low_at < high_at))
+        if share == "tourist":  # 관광객 비중이 높은 = 현지인 비중이 낮은
+            return "local_share", not descending
+        return share, descending
+
+    def _k(self, text: str) -> int:
+        match = _TOP_K.search(text) or _K.search(text)
+        if match is None:
+            return 1
+        value = match.group(1)
+        k = int(value) if value.isdigit() else KOREAN_NUMBERS[value]
+        if not 1 <= k <= 50:
+            raise DataError(f"cannot list {k} places", field="k", fix="ask for 1 to 50")
+        return k
+
+
+def _band_rank(percent: int, side: str) -> int:
+    """The band whose upper bound is ``percent`` (side 'to'), or the band just past it
+    (side 'from'); the bands end at 10, 25, 50, 75, 90 and 100 %."""
+    if percent not in BAND_UPPER_PERCENT and not (side == "from" and percent == 0):
+        raise DataError(f"{percent}% is not a usage-band boundary", field="band",
+                        fix="the bands end at 10, 25, 50, 75 and 90 % (e.g. 상위 25% 이내)")
+    if side == "from":
+        return 1 if percent == 0 else BAND_UPPER_PERCENT.index(percent) + 2
+    return BAND_UPPER_PERCENT.index(percent) + 1
+
+
+def _hour_band(hour: int, qualifier: str | None) -> str:
+    if qualifier in ("오후", "저녁", "밤") and hour < 12:
+        hour += 12
+    if hour < 5:
+        hour += 24
+    for prop, start, end in HOUR_BANDS:
+        if start <= hour <= end:
+            return prop
+    return "h23_04"

@@ -1,0 +1,62 @@
+"""The conversational system's route: ``POST /v1/chat`` answers one question."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from recstack.conversational.ask import MAX_QUESTION_CHARS, Asker
+from recstack.conversational.graph import LazyGraph
+from recstack.registry.models import ModelVersionInfo
+from recstack.serving import PredictionLoggerDep, StateDep
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"question": "제주시 한림읍에 있는 카페 중 30대 이용 비중이 가장 높은 곳은?"}]})
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS,
+                          description="a Korean question about Jeju restaurants")
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the question is empty or only whitespace; send the user's question")
+        return value
+
+
+class ChatResponse(BaseModel):
+    answer: list[str] = Field(description="merchant names, best first; ties included")
+    cypher: str
+    params: dict[str, Any]
+    reasons: list[str]
+    request_id: str
+
+
+def get_asker(state: StateDep) -> Asker:
+    """The service's asker; a NotFoundError (404) saying `recstack chat build` when the graph
+    is not built."""
+    graph: LazyGraph = state.resources["chat.graph"]
+    asker: Asker = graph.asker()
+    return asker
+
+
+@router.post("/chat", response_model=ChatResponse)
+def chat(request: ChatRequest, asker: Annotated[Asker, Depends(get_asker)],
+         logger: PredictionLoggerDep) -> ChatResponse:
+    """Merchants answering the question, from the graph; every answer is logged."""
+    answer = asker.ask(request.question)
+    info = ModelVersionInfo(name="chat-template-parser", version="1", aliases=[], run_id=None,
+                            tags={"model_type": "template-parser"})
+    request_id = logger.log(info, features={"question": request.question, **{
+        k: v for k, v in answer.slots.items() if k != "filters"}},
+        output={"prediction": answer.answer[0] if answer.answer else None,
+                "answer": answer.answer,
+                "cypher": answer.cypher, **answer.timings_ms})
+    return ChatResponse(answer=answer.answer, cypher=answer.cypher, params=answer.params,
+                        reasons=answer.reasons, request_id=request_id)
