@@ -271,7 +271,8 @@ class SASRecModel(nn.Module):
     def score(self, item_ids: torch.Tensor) -> torch.Tensor:
         """Left-padded histories (B, T) → scores (B, I + 1) for the next item; column 0 is −inf."""
         last = self.encode(item_ids)[:, -1]  # (B, D)
-        scores = (last @ self._output_repr().T).float()  # (B, I+1)
+        # + the gBCE offset of training, so that σ(score) is the calibrated probability
+        scores = (last @ self._output_repr().T).float() + self.logit_offset  # (B, I+1)
         scores[:, 0] = -torch.inf
         return scores
 
