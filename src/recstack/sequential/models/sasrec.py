@@ -256,7 +256,8 @@ class SASRecModel(nn.Module):
         if negatives is None:
             raise ConfigError(f"loss {self.config.loss!r} needs sampled negatives",
                               field="negatives", fix="build the batch with training_batch")
-        pos = (hidden * self._output_repr(targets)).sum(-1) + self.logit_offset  # (B, T)
+        # float before the offset: a bf16 logit near −6.5 would keep steps of only 0.03
+        pos = (hidden * self._output_repr(targets)).sum(-1).float() + self.logit_offset  # (B, T)
         if self.config.loss == "bce":
             neg = (hidden.unsqueeze(2) * self._output_repr(negatives)).sum(-1)  # (B, T, 1)
             return ModelOutput(loss=sampled_bce(pos, neg, mask))
