@@ -125,7 +125,11 @@ def test_gsasrec_preset_builds_and_uses_gbce():
     assert config.loss == "gbce" and config.n_negatives == 256 and not config.tie_output
     assert 0 < SASRecModel(config).beta <= 1
     config.n_items = 3416  # ML-1M: α = 256 / 3415, β = α (t (1 − 1/α) + 1/α)
-    assert SASRecModel(config).beta == pytest.approx(0.3062, abs=1e-3)
+    model = SASRecModel(config)
+    assert model.beta == pytest.approx(0.3062, abs=1e-3)
+    # logits start at gBCE's constant optimum log(β / K), else the encoder collapses
+    assert model.logit_offset == pytest.approx(np.log(model.beta / 256))
+    assert tiny(loss="ce").logit_offset == tiny(loss="bce").logit_offset == 0.0
 
 
 def test_metadata_changes_the_item_representation(travel):

@@ -23,6 +23,7 @@ independent of how much padding precedes it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,8 +145,16 @@ class SASRecModel(nn.Module):
         self.final_norm = nn.LayerNorm(d, eps=1e-8)
         self.apply(self._init_weights)
         # gBCE's β assumes K ≤ I − 1 negatives; a tiny catalogue is at most fully sampled
-        self.beta = gbce_beta(min(config.n_negatives, max(config.n_items - 1, 1)),
-                              config.n_items, config.gbce_t)
+        n_negatives = min(config.n_negatives, max(config.n_items - 1, 1))
+        self.beta = gbce_beta(n_negatives, config.n_items, config.gbce_t)
+        # gBCE's loss is lowest for a constant score s = log(β / K), where β σ(−s) = K σ(s)
+        # (−6.5 for 256 negatives). From a start at 0 the fastest way there is to collapse every
+        # hidden state onto one vector pointing away from every item: within ~20 steps the
+        # encoder's output no longer depends on the history and the model is stuck at
+        # popularity (ML-100K: spread of the hidden states / their mean 144 → 0.0000). Starting
+        # every logit at that constant leaves the encoder nothing to gain from collapsing; a
+        # constant changes no ranking.
+        self.logit_offset = math.log(self.beta / n_negatives) if config.loss == "gbce" else 0.0
 
     def _init_weights(self, module: nn.Module) -> None:
         # SASRec+ initialisation (normal std 0.02, zero biases, padding row zero)
@@ -247,11 +256,13 @@ class SASRecModel(nn.Module):
         if negatives is None:
             raise ConfigError(f"loss {self.config.loss!r} needs sampled negatives",
                               field="negatives", fix="build the batch with training_batch")
-        pos = (hidden * self._output_repr(targets)).sum(-1)  # (B, T)
+        # float before the offset: a bf16 logit near −6.5 would keep steps of only 0.03
+        pos = (hidden * self._output_repr(targets)).sum(-1).float() + self.logit_offset  # (B, T)
         if self.config.loss == "bce":
             neg = (hidden.unsqueeze(2) * self._output_repr(negatives)).sum(-1)  # (B, T, 1)
             return ModelOutput(loss=sampled_bce(pos, neg, mask))
         neg = torch.einsum("btd,bkd->btk", hidden, self._output_repr(negatives)).float()
+        neg = neg + self.logit_offset
         neg = neg.masked_fill(negatives.unsqueeze(1) == targets.unsqueeze(2), -torch.inf)
         pos, neg, mask = pos[mask], neg[mask], mask[mask]  # (N,), (N, K), (N,) counted only
         if self.config.loss == "gbce":
@@ -261,7 +272,8 @@ class SASRecModel(nn.Module):
     def score(self, item_ids: torch.Tensor) -> torch.Tensor:
         """Left-padded histories (B, T) → scores (B, I + 1) for the next item; column 0 is −inf."""
         last = self.encode(item_ids)[:, -1]  # (B, D)
-        scores = (last @ self._output_repr().T).float()  # (B, I+1)
+        # + the gBCE offset of training, so that σ(score) is the calibrated probability
+        scores = (last @ self._output_repr().T).float() + self.logit_offset  # (B, I+1)
         scores[:, 0] = -torch.inf
         return scores
 
