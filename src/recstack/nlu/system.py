@@ -16,8 +16,8 @@ class NLUSettings(SystemSettings):
         "travel-nlu@champion", description="registered NLU model served when a request names none")
     # Chosen by measurement (benchmarks/nlu_runtime.py, docs/nlu.md "CPU runtime"): the fastest
     # runtime whose test intent accuracy and entity F1 stay within 0.5 points of torch fp32.
-    # On the released recipe ORT int8 stayed within 0.11 points of torch (entity F1; intent
-    # +0.07) at ~1/4 of its latency and 2/3 of its memory; torch int8 lost 2.5 points.
+    # On the released recipe ORT int8 (one question per run) matched torch fp32 (intent equal,
+    # entity F1 +0.09) at ~1/4 of its latency and 2/3 of its memory; torch int8 lost 2.5 points.
     runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx-int8", description="how joint-e5 runs on the CPU: 'torch' (PyTorch fp32), 'onnx' "
         "(ONNX Runtime fp32) or 'onnx-int8' (ONNX Runtime, dynamic int8); the ONNX runtimes do "
