@@ -36,7 +36,7 @@ import numpy as np
 import psutil
 from rich.console import Console
 
-from recstack.server import free_port, process_memory
+from recstack.server import free_port, process_memory, wait_healthy
 
 HERE = Path(__file__).resolve().parent
 RESULT = HERE / "results" / "load_test.json"
@@ -67,16 +67,12 @@ def start_server(workers: str, port: int, env: dict[str, str]) -> subprocess.Pop
     server = subprocess.Popen([sys.executable, "-m", "recstack", "serve", "--workers", workers,
                                "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the server did not come up (exit {server.poll()})")
-        time.sleep(0.3)
+    try:
+        wait_healthy(server, port, 300)
+    except (ChildProcessError, TimeoutError) as exc:
+        server.kill()
+        raise SystemExit(f"the server did not come up: {exc}") from None
+    return server
 
 
 def worker_memory(server_pid: int) -> list[dict[str, float]]:

@@ -110,7 +110,7 @@ def run(pack_dir: Path, plan: list[dict[str, Any]], out: Path, limit: int = 0) -
     from recstack.nlu.evaluation import score_parses
     from recstack.nlu.joint import JointConfig, _JointModule
     from recstack.nlu.schema import Example, Span
-    from recstack.nlu.tagging import PLACE_TYPES, JointCodec
+    from recstack.nlu.tagging import JointCodec
     from recstack.training import Trainer
 
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -122,11 +122,7 @@ def run(pack_dir: Path, plan: list[dict[str, Any]], out: Path, limit: int = 0) -
     config = json.loads((pack_dir / "config.json").read_text())
     config.pop("architectures", None)
     bert_config = BertConfig(**{**config, "vocab_size": weights["vocab"]})
-    codec = JointCodec.__new__(JointCodec)  # decoding only: no tokenizer on this machine
-    codec.lists = side["lists"]
-    codec.known = frozenset(n for v in codec.lists.values() for n in v)
-    codec.place_type = {n: t for t in PLACE_TYPES for n in codec.lists.get(t, [])}
-    codec.gazetteer_types = codec.gazetteer_spans = codec.gazetteer_feature = True
+    codec = JointCodec(None, side["lists"], gazetteer_spans=True)  # decodes; no tokenizer here
 
     def split(prefix: str) -> list[dict[str, Any]]:
         lens = arrays[f"{prefix}/lens"]

@@ -27,6 +27,7 @@ from recstack.server import (
     measure_worker,
     plan_workers,
     process_memory,
+    wait_healthy,
     worker_app,
 )
 from recstack.settings import Settings, get_settings
@@ -235,16 +236,12 @@ def _start(home: Settings, port: int, workers: str, log: Path) -> subprocess.Pop
     with log.open("w") as out:
         server = subprocess.Popen([*RECSTACK, "serve", "--workers", workers, "--port", str(port)],
                                   env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        assert server.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "server did not come up in 120 s"
-        time.sleep(0.3)
+    try:
+        wait_healthy(server, port, 120)
+    except (ChildProcessError, TimeoutError) as exc:
+        server.kill()
+        pytest.fail(f"{exc}\n{log.read_text()}")
+    return server
 
 
 def _wait(condition, seconds: float, what: str) -> None:

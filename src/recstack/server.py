@@ -392,7 +392,17 @@ def measure_worker(settings: Settings | None = None, *,
         server = subprocess.Popen(gunicorn_argv("127.0.0.1", port, 1), env=env, stdout=log,
                                   stderr=subprocess.STDOUT, text=True)
         try:
-            _wait_healthy(server, f"http://127.0.0.1:{port}/health", timeout, log)
+            try:
+                wait_healthy(server, port, timeout)
+            except ChildProcessError:
+                log.seek(0)
+                raise ConfigError(f"the measured worker exited ({server.returncode}): "
+                                  f"{log.read()[-2000:]}", field="workers",
+                                  fix="run `recstack serve --workers 1` to see the error") from None
+            except TimeoutError:
+                raise ConfigError(f"the measured worker was not warm after {timeout:.0f} s",
+                                  field="workers",
+                                  fix="run `recstack serve --workers 1` to see why") from None
             seconds = time.monotonic() - started
             workers = gunicorn_workers(server.pid)
             if len(workers) != 1:
@@ -413,22 +423,24 @@ def measure_worker(settings: Settings | None = None, *,
                         models=loaded, seconds=round(seconds, 2))
 
 
-def _wait_healthy(server: subprocess.Popen[str], url: str, timeout: float, log: Any) -> None:
+def wait_healthy(server: subprocess.Popen[Any], port: int, timeout: float) -> None:
+    """Block until the server on local ``port`` answers ``/health`` with 200.
+
+    Raises:
+        ChildProcessError: the server process exited first.
+        TimeoutError: it did not answer within ``timeout`` seconds.
+    """
     import httpx
 
     deadline = time.monotonic() + timeout
     while True:
         if server.poll() is not None:
-            log.seek(0)
-            raise ConfigError(f"the measured worker exited ({server.returncode}): "
-                              f"{log.read()[-2000:]}", field="workers",
-                              fix="run `recstack serve --workers 1` to see the error")
+            raise ChildProcessError(f"the server exited ({server.returncode}) before it answered")
         try:
-            if httpx.get(url, timeout=5).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
-            raise ConfigError(f"the measured worker was not warm after {timeout:.0f} s",
-                              field="workers", fix="run `recstack serve --workers 1` to see why")
+            raise TimeoutError(f"the server did not answer /health within {timeout:.0f} s")
         time.sleep(0.3)

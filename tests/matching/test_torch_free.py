@@ -6,29 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-
-# Copied from tests/test_torch_free.py (NO_TORCH + CLI): a meta-path finder that fails torch.
-CLI = textwrap.dedent("""
-    import sys
-
-    class NoTorch:
-        def find_spec(self, name, path=None, target=None):
-            if name == "torch" or name.startswith("torch."):
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-            return None
-
-    sys.meta_path.insert(0, NoTorch())
-    from recstack.cli import main
-    sys.argv = ["recstack", *sys.argv[1:]]
-    try:
-        main()
-    finally:
-        assert "torch" not in sys.modules
-""")
+from tests.test_torch_free import CLI  # the CLI in an interpreter whose torch import fails
 
 
 def _run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

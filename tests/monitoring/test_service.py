@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from recstack.api.main import create_app
 from recstack.monitoring import PredictionLog
 from recstack.monitoring.labels import prediction_frame
+from recstack.server import wait_healthy
 from recstack.settings import Settings
 
 from .conftest import free_port
@@ -68,16 +69,12 @@ def _serve(settings: Settings, port: int) -> subprocess.Popen:
     server = subprocess.Popen([sys.executable, "-m", "recstack", "serve", "--port", str(port)],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        assert server.poll() is None, server.stdout.read() if server.stdout else ""
-        assert time.monotonic() < deadline, "server did not come up in 60 s"
-        time.sleep(0.3)
+    try:
+        wait_healthy(server, port, 60)
+    except (ChildProcessError, TimeoutError) as exc:
+        server.kill()
+        pytest.fail(f"{exc}\n{server.stdout.read() if server.stdout else ''}")
+    return server
 
 
 def _burst_then_signal(port: int, server: subprocess.Popen, sig: int) -> list[str]:

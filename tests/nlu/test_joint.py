@@ -15,9 +15,14 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from recstack.errors import ConfigError, NotFoundError  # noqa: E402
-from recstack.nlu.joint import LABELS, JointEncoderNLU, _align, _content  # noqa: E402
+from recstack.nlu.joint import LABELS, JointEncoderNLU  # noqa: E402
 from recstack.nlu.schema import INTENTS, Example, Span  # noqa: E402
-from recstack.nlu.tagging import JointCodec, swap_places  # noqa: E402
+from recstack.nlu.tagging import (  # noqa: E402
+    JointCodec,
+    align_labels,
+    content_offsets,
+    swap_places,
+)
 from recstack.text import trim_span  # noqa: E402
 
 
@@ -31,25 +36,18 @@ def test_every_subtoken_of_a_span_carries_its_label_and_spaces_are_not_content()
     # particle), ▁3 (space before), 박, 4, 일, </s>: the shapes the e5 tokenizer emits.
     offsets = [(0, 0), (0, 1), (0, 1), (1, 3), (3, 5), (6, 8), (8, 9), (9, 10), (10, 11), (0, 0)]
     ids = [0, 6, 100, 101, 102, 103, 104, 105, 106, 2]
-    content = _content(text, offsets, ids, blank=6)
+    content = content_offsets(text, offsets, ids, blank=6)
     assert content[5] == (7, 8) and content[0] == (0, 0)
     assert content[1][0] == content[1][1]  # the bare ▁ holds no character
     spans = [Span("CITY", 0, 4, "홋카이도"), Span("DURATION", 7, 11, "3박4일")]
-    assert _align(content, spans) == [
+    assert align_labels(content, spans) == [
         -100, -100, _id("B-CITY"), _id("I-CITY"), _id("I-CITY"), _id("B-DURATION"),
         _id("I-DURATION"), _id("I-DURATION"), _id("I-DURATION"), -100]
 
 
-class _Pieces:
-    """The one thing decoding asks of a tokenizer: the id of the bare ``▁`` piece."""
-
-    def convert_tokens_to_ids(self, token: str) -> int:
-        return 6
-
-
 def test_decoding_trims_particles_keeps_known_names_and_starts_spans_at_stray_inside_tags(
 ) -> None:
-    codec = JointCodec(_Pieces(), {"CITY": ["제주도"]})
+    codec = JointCodec(None, {"CITY": ["제주도"]})  # decoding needs no tokenizer
     text = "제주도에서 가족 여행"
     content = [(0, 0), (0, 2), (2, 3), (3, 5), (6, 8), (9, 11), (0, 0)]  # 제주 도 에서 가족 여행
     tags = ["O", "B-CITY", "I-CITY", "I-CITY", "I-COMPANION", "O", "O"]

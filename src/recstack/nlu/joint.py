@@ -46,9 +46,7 @@ from recstack.nlu.tagging import (
     LABELS,
     PLACE_TYPES,
     JointCodec,
-    align_labels,
     collate,
-    content_offsets,
     read_saved_state,
     swap_places,
 )
@@ -56,8 +54,6 @@ from recstack.training import Trainer, TrainerConfig, TrainingHistory
 
 __all__ = ["LABELS", "JointConfig", "JointEncoderNLU"]
 
-# Kept for callers of the first version's private names (tests, notebooks).
-_align, _content, _IGNORE = align_labels, content_offsets, IGNORE
 _CONFIG_FILE, _HEADS_FILE, _ENCODER_DIR = "joint.json", "heads.pt", "encoder"
 
 

@@ -18,7 +18,8 @@ of a tag run over the ORIGINAL text (offsets) and trims particles and edge punct
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections import ChainMap
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -110,7 +111,8 @@ class JointCodec:
     """Encodes questions for the joint network and decodes its logits into parses.
 
     Args:
-        tokenizer: a fast tokenizer (``transformers.PreTrainedTokenizerFast``) with offsets.
+        tokenizer: a fast tokenizer (``transformers.PreTrainedTokenizerFast``) with offsets;
+            None for a codec that only decodes logits of questions encoded elsewhere.
         gazetteer: entity type → names: matched as per-token hints, kept whole when particles
             are trimmed, and (``gazetteer_types``) the type of a decoded place span that is a
             listed name.
@@ -132,8 +134,9 @@ class JointCodec:
         self.gazetteer_spans = gazetteer_spans
         self.matcher = GazetteerMatcher(self.lists)
         self.known = frozenset(n for names in self.lists.values() for n in names)
+        self._known_keys = dict.fromkeys(self.known)
         self.place_type = {n: t for t in PLACE_TYPES for n in self.lists.get(t, [])}
-        self.blank = tokenizer.convert_tokens_to_ids("▁")
+        self.blank = tokenizer.convert_tokens_to_ids("▁") if tokenizer is not None else -1
 
     # Options a saved model's config holds, and their values for models saved before the
     # option existed (no snapping then).
@@ -195,7 +198,9 @@ class JointCodec:
                matched: Iterable[str] = (), places: Sequence[Span] = ()) -> list[Span]:
         """Runs of B/I tags → character spans over ``text``, particles trimmed (listed names
         and ``matched``, the rules' matches in this text, are kept whole)."""
-        known = self.known | frozenset(matched) if matched else self.known
+        # A view, not a union: the listed names are thousands, a question's matches a few.
+        known: Collection[str] = (ChainMap(dict.fromkeys(matched), self._known_keys)
+                                  if matched else self.known)
         groups: list[tuple[str, list[int]]] = []
         last = -1  # index of the previous token with characters
         tags = np.asarray(probs).argmax(-1)
