@@ -36,6 +36,7 @@ from urllib.parse import quote
 from rich.progress import Progress
 
 from recstack.errors import ConfigError
+from recstack.sqlite import open_wal
 
 __all__ = ["JobStatus", "JobSummary", "ResumableJob"]
 
@@ -227,11 +228,8 @@ class ResumableJob:
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         self.outputs.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.folder / "job.db", timeout=30)
+        conn = open_wal(self.folder / "job.db")
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL loses nothing when the process dies, only (maybe) on power loss.
-            conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
             yield conn
         finally:

@@ -9,7 +9,6 @@ runs the contract suite in ``tests/features/test_online.py``.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -21,6 +20,7 @@ from pydantic import BaseModel
 from recstack.errors import ConfigError
 from recstack.features.config import RedisOnlineStoreConfig, SQLiteOnlineStoreConfig
 from recstack.plugins import PluginTable
+from recstack.sqlite import open_wal
 
 NO_CREATED = -(2**62)  # "no created timestamp": older than any real one
 
@@ -98,12 +98,9 @@ class SQLiteOnlineStore(OnlineStore):
                               fix="open it with create_online_store(settings), which defaults "
                                   "to <features home>/online.db, or set a path")
         path: Path = config.path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         # One connection shared by the service's worker threads, serialised by the lock.
-        self._conn = sqlite3.connect(path, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn = open_wal(path, check_same_thread=False)
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS online (tbl TEXT NOT NULL, key TEXT NOT NULL, "
             "event_us INTEGER NOT NULL, created_us INTEGER NOT NULL, vals TEXT NOT NULL, "

@@ -14,7 +14,6 @@ import json
 import logging
 import operator
 import smtplib
-import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -28,6 +27,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from recstack.errors import ConfigError
 from recstack.monitoring.config import redact
+from recstack.sqlite import open_wal
 
 if TYPE_CHECKING:
     from recstack.settings import Settings
@@ -189,10 +189,8 @@ class AlertManager:
         self.cooldown_s = settings.monitoring.alert_cooldown_s
         self.channels = channels_from_settings(settings) if channels is None else channels
         path: Path = settings.monitoring.resolved_store_path(settings.home)
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn = open_wal(path, check_same_thread=False)
         with self._conn:
             self._conn.execute(
                 """CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -9,7 +9,6 @@ idempotent on ``request_id``, so replaying a write-ahead journal twice never dup
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -22,6 +21,7 @@ from pydantic import BaseModel, SecretStr
 from recstack.errors import ConfigError
 from recstack.monitoring.config import PostgresLogStoreConfig, SQLiteLogStoreConfig, redact
 from recstack.plugins import PluginTable
+from recstack.sqlite import open_wal
 
 if TYPE_CHECKING:
     from recstack.settings import Settings
@@ -102,13 +102,9 @@ class SQLiteLogStore(LogStore):
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable against a crash of the process (WAL); only power loss can lose
-        # the last transaction, and the write-ahead journal covers that when fsync is on.
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        # synchronous=NORMAL (open_wal's default) is durable against a crash of the process.
+        self._conn = open_wal(self.path, check_same_thread=False)
         with self._conn:
             for statement in _SCHEMA:
                 self._conn.execute(statement)
