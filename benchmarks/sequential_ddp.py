@@ -2,12 +2,13 @@
 
 Each configuration is one ``torchrun --nproc-per-node N -m recstack.sequential.distributed`` run
 in its own recstack home; the figures are read back from the one MLflow run it logs. Samples/s
-is training sequences per second of training time (validation excluded), over all epochs; every
-process gets ``--threads`` torch threads, so N processes use N × threads cores.
+is training sequences per second of training time (validation excluded), over all epochs. A
+configuration ``PxT`` is P processes with T torch threads each (P × T cores): ``1x2`` against
+``2x1`` compares DDP with one process using the same two cores.
 
-    .venv/bin/python benchmarks/sequential_ddp.py --procs 1,2 --epochs 5
+    .venv/bin/python benchmarks/sequential_ddp.py --configs 1x1,2x1,1x2 --epochs 5
 
-Writes ``benchmarks/results/sequential_ddp.json``.
+Writes ``benchmarks/results/sequential_ddp.json`` (``--out`` for another file).
 """
 
 from __future__ import annotations
@@ -70,25 +71,29 @@ def training_sequences(dataset: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--procs", default="1,2", help="process counts to compare")
+    parser.add_argument("--configs", default="1x1,2x1,1x2",
+                        help="PxT: P processes of T torch threads each")
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
     parser.add_argument("--seeds", default="0", help="seeds per process count (noise)")
+    parser.add_argument("--out", type=Path, default=RESULT)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="extra key=value for the model")
     args = parser.parse_args()
-    params: dict[str, Any] = {"epochs": args.epochs, "patience": 0, "threads": args.threads,
+    params: dict[str, Any] = {"epochs": args.epochs, "patience": 0,
                               "max_length": 50, "hidden": 64, "batch_size": 128}
     params.update(dict(o.split("=", 1) for o in args.overrides))
     sequences = training_sequences(args.dataset)
     rows = []
-    for procs in [int(p) for p in args.procs.split(",")]:
+    for config in args.configs.split(","):
+        procs, threads = (int(n) for n in config.split("x"))
         for seed in [int(s) for s in args.seeds.split(",")]:
             with tempfile.TemporaryDirectory() as tmp:
                 started = time.perf_counter()
-                torchrun(procs, Path(tmp) / "home", args.dataset, {**params, "seed": seed})
-                row = {"processes": procs, "seed": seed, **read_run(Path(tmp) / "home"),
+                torchrun(procs, Path(tmp) / "home", args.dataset,
+                         {**params, "seed": seed, "threads": threads})
+                row = {"processes": procs, "threads": threads, "seed": seed,
+                       **read_run(Path(tmp) / "home"),
                        "wall_seconds": round(time.perf_counter() - started, 1)}
             row["samples_per_s"] = round(sequences * row["epochs"] / row["train_seconds"], 1)
             rows.append(row)
@@ -96,10 +101,11 @@ def main() -> None:
     result = {"benchmark": "SASRec DDP on gloo (CPU), torchrun", "dataset": args.dataset,
               "training_sequences": sequences, "params": params,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "python": platform.python_version()},
+                          "python": platform.python_version(),
+                          "load_average_after": os.getloadavg()},
               "runs": rows}
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -63,9 +63,9 @@ def open_storage(url: str) -> Any:
                                               grace_period=GRACE_S)
     except (sqlalchemy.exc.SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
         raise ConfigError(f"the sweep storage {url} cannot be opened: {exc}", field="--storage",
-                          fix="give sqlite:///path/sweep.db on one machine, or a running "
-                              "PostgreSQL (postgresql://user@host:5432/db) across machines"
-                          ) from exc
+                          fix="give sqlite:///path/sweep.db on one machine, or the URL of a "
+                              "running PostgreSQL across machines (start one with `pg_ctl -D "
+                              "DATADIR start`; see docs/deployment.md)") from exc
 
 
 def grid_sampler(spec: dict[str, Any]) -> Any:
