@@ -92,5 +92,6 @@ def test_two_workers_share_a_postgres_study(settings, tmp_path, postgres_url):
 def test_storage_urls_and_errors(tmp_path):
     assert storage_url("postgresql://u@h:5432/d") == "postgresql+psycopg://u@h:5432/d"
     assert storage_url("sqlite:///x.db") == "sqlite:///x.db"
-    with pytest.raises(ConfigError, match="--storage"):
-        open_storage("postgresql://nobody@127.0.0.1:1/none")
+    with pytest.raises(ConfigError, match="--storage") as error:
+        open_storage("postgresql://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(error.value) and "Connection refused" in str(error.value)

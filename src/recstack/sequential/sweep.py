@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import re
 import subprocess
 import sys
 import time
@@ -97,7 +96,12 @@ def run_sweep(model: str, dataset: str, grid: dict[str, list[str]], settings: Se
         storage = f"sqlite:///{out_dir.resolve() / 'optuna.db'}"
     import optuna
 
-    from recstack.sequential.sweep_worker import grid_sampler, open_storage, run_worker
+    from recstack.sequential.sweep_worker import (
+        grid_sampler,
+        open_storage,
+        redact,
+        run_worker,
+    )
 
     store = open_storage(storage) if storage else optuna.storages.InMemoryStorage()
     with start_run(settings, f"sweep-{model}-{split.dataset.name}", kind="sweep",
@@ -116,7 +120,7 @@ def run_sweep(model: str, dataset: str, grid: dict[str, list[str]], settings: Se
         study.set_user_attr("recstack_sweep", spec)
         import mlflow
 
-        mlflow.set_tags({"optuna.study": name, "optuna.storage": _redacted(storage)})
+        mlflow.set_tags({"optuna.study": name, "optuna.storage": redact(storage)})
         log.info("sweep study %r: %d combinations, %d worker(s)", name, len(combos), workers)
         if workers == 1:
             run_worker(store, name, settings, split=split, progress=progress)
@@ -176,13 +180,6 @@ def _wait_for_grid(study: Any, n_points: int, poll_s: float = 2.0) -> list[Any]:
     if failed:
         log.warning("sweep trials %s did not complete; the table leaves them out", failed)
     return trials
-
-
-def _redacted(url: str | None) -> str:
-    """The storage URL without a password, for the run's tags."""
-    if not url:
-        return "memory"
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def plot_sweep(table: pd.DataFrame, curves: pd.DataFrame, out_dir: Path) -> list[Path]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import socket
 import sys
 import warnings
@@ -62,10 +63,19 @@ def open_storage(url: str) -> Any:
                                               heartbeat_interval=HEARTBEAT_S,
                                               grace_period=GRACE_S)
     except (sqlalchemy.exc.SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
-        raise ConfigError(f"the sweep storage {url} cannot be opened: {exc}", field="--storage",
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigError(f"the sweep storage {redact(url)} cannot be opened: {reason}",
+                          field="--storage",
                           fix="give sqlite:///path/sweep.db on one machine, or the URL of a "
                               "running PostgreSQL across machines (start one with `pg_ctl -D "
                               "DATADIR start`; see docs/deployment.md)") from exc
+
+
+def redact(url: str | None) -> str:
+    """The storage URL without its password (for errors and the parent run's tags)."""
+    if not url:
+        return "memory"
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def grid_sampler(spec: dict[str, Any]) -> Any:
