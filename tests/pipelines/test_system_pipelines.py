@@ -72,14 +72,19 @@ def test_nlu_retrains_only_when_labelled_questions_arrive(settings, shared_data,
     from recstack.nlu.data import make_splits, write_examples
 
     labelled = tmp_path / "labelled"
-    write_examples(make_splits(seed=5, shared_dir=shared_data).test[:4],
-                   labelled / "2026-01-02.jsonl")
+    questions = make_splits(seed=5, shared_dir=shared_data).test
+    write_examples(questions[:4], labelled / "2026-01-01.jsonl")
+    write_examples(questions[4:7], labelled / "2026-01-03.jsonl")
     params = {"labelled": str(labelled), "model": "rules"}
-    quiet = _run(settings, "nlu-retrain", "2026-01-01", params)
+    quiet = _run(settings, "nlu-retrain", "2026-01-02", params)
     assert "skipped" in quiet["train"] and "skipped" in quiet["promote"]
+    assert not ModelRegistry(settings).list("travel-nlu")
 
-    summaries = _run(settings, "nlu-retrain", "2026-01-02", params)
-    assert summaries["train"]["n_labelled"] == 4 and summaries["train"]["version"] == "1"
+    summaries = _run(settings, "nlu-retrain", "2026-01-03", params)
+    assert summaries["train"]["n_labelled"] == 7 and summaries["train"]["version"] == "1"
     assert 0 < summaries["evaluate"]["test"]["intent_accuracy"] <= 1
     assert summaries["promote"]["champion"]["version"] == "1"
     assert ModelRegistry(settings).get("travel-nlu", alias="champion").version == "1"
+    with pytest.raises(DataError) as outside:
+        _run(settings, "nlu-retrain", "2025-12-01", params)
+    assert outside.value.field == "--date" and "2026-01-01 to 2026-01-03" in str(outside.value)

@@ -50,14 +50,14 @@ class Param:
         """``value`` (text from the command line, or JSON from Airflow) as this param's type."""
         kind = type(self.default)
         if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-            return value  # type: ignore[no-any-return]
+            return value
         text = str(value).strip()
         try:
             if kind is bool:
                 if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError
                 return text.lower() in ("true", "1", "yes")
-            return kind(text)  # type: ignore[no-any-return]
+            return kind(text)
         except ValueError:
             raise ConfigError(f"{value!r} is not a {self.json_type}", field=f"--param {self.name}",
                               fix=f"give a {self.json_type}, e.g. {self.name}={self.default}"

@@ -53,7 +53,10 @@ def _check_postgres(settings: Settings) -> None:
         return
     from recstack.monitoring.log import open_store
 
-    open_store(settings).close()  # raises a ConfigError naming the DSN when it is down
+    store = open_store(settings)  # raises a ConfigError naming the DSN when it is down
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
 
 
 def _check_mlflow(settings: Settings) -> None:
