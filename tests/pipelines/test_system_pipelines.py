@@ -88,3 +88,20 @@ def test_nlu_retrains_only_when_labelled_questions_arrive(settings, shared_data,
     with pytest.raises(DataError) as outside:
         _run(settings, "nlu-retrain", "2025-12-01", params)
     assert outside.value.field == "--date" and "2026-01-01 to 2026-01-03" in str(outside.value)
+
+
+def test_sequential_retrains_on_the_history_before_each_interval(settings):
+    from recstack.data.synthetic import TravelConfig, generate_travel
+
+    generate_travel(TravelConfig(n_users=300, n_products=120, n_countries=4, seed=1)).write(
+        settings.data_home / "travel")
+    march = _run(settings, "sequential", "2024-03-01", {})
+    june = _run(settings, "sequential", "2024-06-01", {"model": "popularity"})
+    assert march["train"]["n_events"] < june["train"]["n_events"]  # history up to each date
+    assert [march["train"]["version"], june["train"]["version"]] == ["1", "2"]
+    assert 0 <= june["evaluate"]["test"]["ndcg_at_10"] <= 1
+    valid = {s["train"]["version"]: s["train"]["valid"]["ndcg_at_10"] for s in (march, june)}
+    assert june["promote"]["champion"]["version"] == max(valid, key=valid.get)
+    with pytest.raises(DataError) as outside:
+        _run(settings, "sequential", "2025-01-01", {})
+    assert outside.value.field == "--date" and "2024-01-01" in outside.value.fix
