@@ -9,7 +9,6 @@ id, version, metrics, counts). Nothing here knows about Airflow: the DAG files i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,10 +167,6 @@ class TaskInput:
         folder = settings.home.resolve() / "pipelines" / self.pipeline / self.label
         folder.mkdir(parents=True, exist_ok=True)
         return folder
-
-    def to_json(self) -> str:
-        return json.dumps({"pipeline": self.pipeline, "params": self.params, "start": self.start,
-                           "end": self.end, "upstream": self.upstream})
 
 
 def utc(value: Any, *, field: str = "--date") -> pd.Timestamp:
