@@ -31,4 +31,5 @@ SPEC = SystemSpec(
     cli="recstack.matching.cli:app",
     cli_name="match",
     demo=DemoStep(title="place matching (Geo-ER)", run="recstack.matching.demo:run", order=25),
+    pipelines="recstack.matching.pipelines:PIPELINES",
 )
