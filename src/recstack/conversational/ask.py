@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from recstack.conversational.graph import GraphStore
@@ -18,7 +20,11 @@ MAX_QUESTION_CHARS = 300
 @dataclass
 class Answer:
     """Merchant names best first (ties at the k-th place included), the Cypher that found
-    them, one reason per name (the ranked share's value) and milliseconds per stage."""
+    them, one reason per name (the ranked share's value) and milliseconds per stage.
+
+    In a conversation (``thread`` set) ``kind`` says what the turn is: ``answer``, ``clarify``
+    (one question back; the next turn's reply fills the slot) or ``decline`` (not about Jeju
+    food and drink); ``message`` is the sentence to show."""
 
     answer: list[str]
     cypher: str
@@ -26,6 +32,10 @@ class Answer:
     reasons: list[str]
     slots: dict[str, Any]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    ids: list[int] = field(default_factory=list)  # Merchant ids, in the order of ``answer``
+    thread: str | None = None
+    kind: str = "answer"
+    message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,18 +58,47 @@ class Asker:
     """Answers questions from one graph; the parser's district and category lists are read
     from the graph once."""
 
-    def __init__(self, store: GraphStore, *, max_chars: int = MAX_QUESTION_CHARS):
+    def __init__(self, store: GraphStore, *, max_chars: int = MAX_QUESTION_CHARS,
+                 threads_path: Path | None = None):
         self.store = store
         self.max_chars = max_chars
         self.parser = QuestionParser.from_graph(store)
+        self.threads_path = threads_path
+        self._conversation: Any = None
+        self._lock = threading.Lock()
 
-    def ask(self, question: str) -> Answer:
-        """The answer to ``question``; a DataError naming what was not understood."""
-        timings: dict[str, float] = {}
+    def ask(self, question: str, *, thread: str | None = None) -> Answer:
+        """The answer to ``question``; a DataError naming what was not understood.
+
+        Args:
+            question: a Korean question about Jeju restaurants.
+            thread: a conversation's id: the question may then refer back to the thread's
+                previous turn ("그 중에 …", "저녁은?") and may be answered with one clarifying
+                question; without it every question stands alone.
+        """
+        if thread is not None:
+            return self.conversation().turn(check_question(question, self.max_chars), thread)
         started = time.perf_counter()
         parsed = self.parser.parse(check_question(question, self.max_chars))
+        return self.answer_parsed(parsed, {"parse_ms": _since(started)})
+
+    def conversation(self) -> Any:
+        """The :class:`~recstack.conversational.conversation.Conversation` over this asker,
+        checkpointed in ``threads_path`` (in memory without one); built on first use."""
+        with self._lock:
+            if self._conversation is None:
+                from recstack.conversational.conversation import Conversation
+
+                self._conversation = Conversation(self, self.threads_path)
+            return self._conversation
+
+    def answer_parsed(self, parsed: ParsedQuestion,
+                      timings: dict[str, float] | None = None) -> Answer:
+        """Run the slots of one question: Cypher, validator, graph."""
+        timings = dict(timings or {})
+        started = time.perf_counter()
         cypher, params = parsed.cypher()
-        timings["parse_ms"] = _since(started)
+        timings["parse_ms"] = timings.get("parse_ms", 0.0) + _since(started)
         started = time.perf_counter()
         validate_cypher(cypher, self.store, params)
         timings["validate_ms"] = _since(started)
@@ -68,7 +107,14 @@ class Asker:
         timings["query_ms"] = _since(started)
         return Answer(answer=[str(r["name"]) for r in rows], cypher=cypher, params=params,
                       reasons=[_reason(parsed, r) for r in rows], slots=asdict(parsed),
-                      timings_ms=timings)
+                      timings_ms=timings, ids=[int(r["id"]) for r in rows])
+
+    def close(self) -> None:
+        """Close the conversation's checkpoint file (the graph store is the caller's)."""
+        with self._lock:
+            if self._conversation is not None:
+                self._conversation.close()
+                self._conversation = None
 
 
 def _reason(parsed: ParsedQuestion, row: dict[str, Any]) -> str:

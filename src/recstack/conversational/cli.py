@@ -35,10 +35,16 @@ def build(force: Annotated[bool, typer.Option(help="rebuild even when up to date
 @app.command()
 def ask(question: Annotated[str, typer.Argument(help="a Korean question about Jeju "
                                                      "restaurants")],
+        thread: Annotated[str | None, typer.Option(
+            help="continue this conversation (the id a previous answer printed); "
+                 "default: a new one")] = None,
         format_: Annotated[str, typer.Option("--format", help="text or json")] = "text") -> None:
-    """Answer one question: merchant names best first, the Cypher and the reasons."""
+    """Answer one turn of a conversation: merchant names best first, the Cypher, the reasons
+    and the thread id to continue with."""
+    import uuid
+
     from recstack.conversational.ask import Asker
-    from recstack.conversational.graph import open_graph
+    from recstack.conversational.graph import open_graph, threads_path
     from recstack.conversational.system import SPEC
     from recstack.errors import ConfigError
 
@@ -46,17 +52,23 @@ def ask(question: Annotated[str, typer.Argument(help="a Korean question about Je
         raise ConfigError(f"unknown format {format_!r}", field="--format", fix="text or json")
     settings = get_settings()
     store = open_graph(settings)
+    asker = Asker(store, max_chars=SPEC.settings_of(settings).max_question_chars,
+                  threads_path=threads_path(settings))
     try:
-        answer = Asker(store, max_chars=SPEC.settings_of(settings).max_question_chars
-                       ).ask(question)
+        answer = asker.ask(question, thread=thread or uuid.uuid4().hex[:12])
     finally:
+        asker.close()
         store.close()
     if format_ == "json":
-        payload = {k: v for k, v in answer.to_dict().items() if k != "slots"}
+        payload = {k: v for k, v in answer.to_dict().items() if k not in ("slots", "ids")}
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
-    if not answer.answer:
+    if answer.kind != "answer":
+        console.print(answer.message)
+    elif not answer.answer:
         console.print("no merchant matches")
     for rank, reason in enumerate(answer.reasons, 1):
         console.print(f"{rank}. {reason}")
-    console.print(f"[dim]{answer.cypher}[/dim]", soft_wrap=True)
+    if answer.cypher:
+        console.print(f"[dim]{answer.cypher}[/dim]", soft_wrap=True)
+    console.print(f"[dim]thread {answer.thread} (continue with --thread {answer.thread})[/dim]")
