@@ -7,10 +7,11 @@ awaiting a clarification. A question is read with :meth:`QuestionParser.read`, w
 nothing; the gaps are then filled:
 
 - **follow-up** (a previous turn exists, the question names some slot, and it says 그 중/이 중,
-  같은 동네, or names no place): unnamed slots come from the previous turn. ``그 중 …`` ranks
+  같은 동네, names no place, or names no share — ``애월은?``): unnamed slots come from the
+  previous turn. ``그 중 …`` ranks
   among the previous answer (k 1 unless said); a new share (``40대는?``, ``저녁은?``) keeps the
   place, category, k, bands and direction word; a new category or place (``같은 동네
-  베이커리는?``) keeps the share and drops the previous answer set.
+  베이커리는?``, ``애월은?``) keeps the share and drops the previous answer set.
 - **clarify**: no share to rank by, or a district in both cities (월평동): one question back;
   the reply is read together with the waiting question. A second miss is declined, not asked
   again.
@@ -56,8 +57,8 @@ def follows_up(reading: Reading, previous: dict[str, Any] | None) -> bool:
     """Whether ``reading`` refers back to ``previous`` (see the module docstring)."""
     if not previous or not reading.says_anything():
         return False
-    return reading.restrict or reading.same_place or (reading.district is None
-                                                      and reading.city is None)
+    return (reading.restrict or reading.same_place or reading.share is None
+            or (reading.district is None and reading.city is None))
 
 
 def merge(reading: Reading, previous: dict[str, Any]) -> dict[str, Any]:
@@ -178,7 +179,10 @@ class Conversation:
                 # The reply to a clarifying question: read it with the question that waited.
                 reading = parser.read(f"{question} {pending}")
         except DataError as exc:
-            if exc.field == "district" and "districts:" in str(exc) and not pending:
+            if exc.field == "district" and "districts:" in str(exc):
+                if pending:  # asked once already: at most one clarifying question
+                    return {"plan": {"route": "decline", "message": "죄송해요, 어느 동네인지 "
+                                     "알 수 없어 답하지 못했어요. " + _which_district(exc)}}
                 return {"plan": {"route": "clarify", "message": _which_district(exc),
                                  "pending": question}}
             return {"plan": {"route": "refuse", "message": exc.args[0], "field": exc.field,
