@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conversational_evalset import all_questions, conversation_turns
+from conversational_evalset import all_questions, conversation_turns, load_frame, open_questions
 
 RESULTS = Path(__file__).parent / "results"
 TARGETS = {"template_accuracy": 0.95, "paraphrase_accuracy": 0.90, "p95_ms": 300.0}  # issue 15
@@ -39,7 +39,67 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(shared_dir: Path, n_templates: int) -> dict[str, Any]:
+OPEN_DISTRICTS = ("제주시 애월읍", "제주시 한림읍", "서귀포시 성산읍", "서귀포시 서귀동")
+
+
+def run_open(settings: Any, store: Any, fingerprint: str, shared_dir: Path,
+             districts: list[str]) -> dict[str, Any]:
+    """Open recommendations on the merchants of ``districts`` (embedding all 5,409 takes about
+    17 minutes on the shared 2-core machine): recall of each stage against the merchants whose
+    name contains the food the question asks for."""
+    from recstack.conversational.ask import Asker
+    from recstack.conversational.recommend import open_recommender
+    from recstack.conversational.vectors import build_vectors
+
+    made = build_vectors(settings, store, fingerprint=fingerprint, districts=districts)
+    started = time.perf_counter()
+    recommender = open_recommender(settings, store)
+    recommender.encode("warm-up")
+    load_seconds = time.perf_counter() - started
+    asker = Asker(store, recommender=lambda: recommender)
+    rows = []
+    for question in open_questions(load_frame(shared_dir), districts):
+        relevant = question.relevant
+        started = time.perf_counter()
+        reading = asker.parser.read(question.text, strict=False)
+        _, stages = recommender.recommend(question.text, reading)
+        total = 1000 * (time.perf_counter() - started)
+        answer = asker.ask(question.text)  # the public path: same pick, timed per stage
+        top3 = stages.vector[:3]  # e5 alone, for comparison with the scored pick
+        rows.append({
+            "question": question.text, "relevant": len(relevant),
+            "route": answer.slots.get("route"),
+            "vector_recall@20": len(set(stages.vector) & relevant) / min(len(relevant), 20),
+            "shortlist": len(stages.candidates), "filled": len(stages.filled),
+            "shortlist_precision": (len(set(stages.candidates) & relevant)
+                                    / max(len(stages.candidates), 1)),
+            "filled_precision": (len(set(stages.filled) & relevant) / len(stages.filled)
+                                 if stages.filled else None),
+            "final_precision@3": len(set(stages.final) & relevant) / min(len(relevant), 3),
+            "final_hit@3": bool(set(stages.final) & relevant),
+            "e5_only_precision@3": len(set(top3) & relevant) / min(len(relevant), 3),
+            "answer": answer.answer, **answer.timings_ms, "total_ms": total})
+    mean = lambda key: statistics.fmean(r[key] for r in rows if r[key] is not None)  # noqa: E731
+    filled = [r for r in rows if r["filled"]]
+    return {"districts": districts, "merchants_embedded": made.merchants,
+            "embed_seconds": made.seconds, "e5_load_seconds": load_seconds,
+            "questions": len(rows),
+            "routed_to_recommend": sum(r["route"] == "recommend" for r in rows) / len(rows),
+            "vector_recall@20": mean("vector_recall@20"),
+            "shortlist_precision": mean("shortlist_precision"),
+            "graph_fill": {"questions_filled": len(filled),
+                           "filled_precision": (statistics.fmean(
+                               r["filled_precision"] for r in filled) if filled else None)},
+            "final_precision@3": mean("final_precision@3"), "final_hit@3": mean("final_hit@3"),
+            "e5_only_precision@3": mean("e5_only_precision@3"),
+            "latency_ms": {stage: {"mean": statistics.fmean(r[stage] for r in rows),
+                                   "p95": _quantile([r[stage] for r in rows], 0.95)}
+                           for stage in ("encode_ms", "search_ms", "rank_ms", "total_ms")},
+            "rows": rows}
+
+
+def run(shared_dir: Path, n_templates: int, open_districts: list[str] | None = None
+        ) -> dict[str, Any]:
     from recstack.conversational.ask import Asker
     from recstack.conversational.build import build_graph
     from recstack.conversational.graph import open_graph
@@ -68,6 +128,8 @@ def run(shared_dir: Path, n_templates: int) -> dict[str, Any]:
                          "error": error, **timings})
         conversations = run_conversations(asker, shared_dir)
         asker.close()
+        opened = (run_open(settings, store, build.fingerprint, shared_dir, open_districts)
+                  if open_districts else None)
         store.close()
     by_kind = {}
     for kind in ("template", "contest", "paraphrase"):
@@ -78,7 +140,7 @@ def run(shared_dir: Path, n_templates: int) -> dict[str, Any]:
                        "p95": _quantile([r[stage] for r in rows if stage in r], 0.95)}
                for stage in STAGES}
     return {"build_seconds": build.seconds, "accuracy": by_kind, "latency_ms": latency,
-            "conversations": conversations,
+            "conversations": conversations, "open_recommendations": opened,
             "targets": TARGETS,
             "met": {"template_accuracy": by_kind["template"]["accuracy"]
                     >= TARGETS["template_accuracy"],
@@ -132,14 +194,19 @@ def main() -> None:
     parser.add_argument("--shared-dir", type=Path,
                         default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--templates", type=int, default=400)
+    parser.add_argument("--open-districts", default=",".join(OPEN_DISTRICTS),
+                        help="districts whose merchants are embedded for the open "
+                             "recommendations ('' skips them; 'all' embeds every merchant)")
     parser.add_argument("--out", type=Path, default=RESULTS / "conversational.json")
     args = parser.parse_args()
-    measured = run(args.shared_dir, args.templates)
+    districts = [d for d in args.open_districts.split(",") if d]
+    measured = run(args.shared_dir, args.templates, districts)
     result = {
         "protocol": "exact answer: the returned set of merchant names equals the set pandas "
                     "computes from the CSV (ties at the k-th value included); latency per "
                     "question, one at a time, after one warm-up, graph in kuzu on local disk",
-        "command": f"benchmarks/conversational.py --templates {args.templates}",
+        "command": f"benchmarks/conversational.py --templates {args.templates} "
+                   f"--open-districts '{args.open_districts}'",
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         **measured,
     }
@@ -158,6 +225,18 @@ def main() -> None:
         lines.append(f"| {stage.removesuffix('_ms')} | {row['mean']:.1f} | {row['p95']:.1f} |")
     lines.append(f"| conversation turn (LangGraph + SQLite checkpoint) | "
                  f"{conv['turn_ms']['mean']:.1f} | {conv['turn_ms']['p95']:.1f} |")
+    opened = measured["open_recommendations"]
+    if opened:
+        for stage, row in opened["latency_ms"].items():
+            lines.append(f"| open recommendation: {stage.removesuffix('_ms')} | "
+                         f"{row['mean']:.1f} | {row['p95']:.1f} |")
+        lines += ["", "| open recommendations | value |", "|---|---:|"]
+        for key in ("questions", "vector_recall@20", "shortlist_precision",
+                    "final_precision@3", "final_hit@3", "e5_only_precision@3"):
+            lines.append(f"| {key} | {opened[key]:.3f} |" if isinstance(opened[key], float)
+                         else f"| {key} | {opened[key]} |")
+        filled = opened["graph_fill"]["questions_filled"]
+        lines.append(f"| graph fill: questions filled | {filled} |")
     sys.stdout.write("\n".join(lines) + "\n")
 
 

@@ -377,6 +377,40 @@ def conversation_turns(shared_dir: Path | None = None,
     return turns
 
 
+# Open recommendations whose relevant set the data defines: a food in the question, and the
+# merchants of the named district whose name contains that food.
+OPEN_FOODS = ("흑돼지", "갈치", "전복", "해장국", "칼국수", "짬뽕", "국밥", "김밥", "라면", "해물",
+              "보말", "횟집", "곱창", "족발", "떡볶이", "돈까스", "고기국수", "초밥", "버거")
+OPEN_PHRASES = ("부모님 모시고 갈 {d} {f}집 추천해줘",
+                "친구들이랑 {d}에서 {f} 먹을 만한 곳 추천해줘",
+                "아이들과 갈 만한 {d} {f} 맛집 추천", "{d} {f} 맛집 추천해줘",
+                "연인과 데이트하기 좋은 {d} {f} 식당 추천해줘")
+
+
+@dataclass
+class OpenQuestion:
+    text: str
+    district: str
+    food: str
+    relevant: set[int]  # CSV rows (= Merchant ids)
+
+
+def open_questions(frame: pd.DataFrame, districts: list[str]) -> list[OpenQuestion]:
+    """One question per (district, food) with 2 to 25 relevant merchants, phrasings in turn."""
+    questions = []
+    for district in districts:
+        rows = frame[frame["_district"] == district]
+        dong = district.split(" ")[1]
+        short = dong[:-1] if dong.endswith(("읍", "면")) else dong  # 애월읍 → 애월
+        for food in OPEN_FOODS:
+            relevant = set(rows.index[rows["가맹점명"].str.contains(food)].astype(int))
+            if 2 <= len(relevant) <= 25:
+                phrase = OPEN_PHRASES[len(questions) % len(OPEN_PHRASES)]
+                text = phrase.format(d=short, f=food).replace("횟집집", "횟집")
+                questions.append(OpenQuestion(text, district, food, relevant))
+    return questions
+
+
 def all_questions(shared_dir: Path, n_templates: int = 400) -> list[Question]:
     """Templates, contest examples and paraphrases, each with its computed answer."""
     frame = load_frame(shared_dir)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recstack.conversational.graph import GraphStore
-from recstack.conversational.parser import ParsedQuestion, QuestionParser
+from recstack.conversational.parser import ParsedQuestion, QuestionParser, Reading
 from recstack.conversational.schema import SHARE_BY_PROP
 from recstack.conversational.validator import validate_cypher
-from recstack.errors import DataError
+from recstack.errors import DataError, NotFoundError
 
 MAX_QUESTION_CHARS = 300
 
@@ -59,12 +60,15 @@ class Asker:
     from the graph once."""
 
     def __init__(self, store: GraphStore, *, max_chars: int = MAX_QUESTION_CHARS,
-                 threads_path: Path | None = None):
+                 threads_path: Path | None = None,
+                 recommender: Callable[[], Any] | None = None):
         self.store = store
         self.max_chars = max_chars
         self.parser = QuestionParser.from_graph(store)
         self.threads_path = threads_path
         self._conversation: Any = None
+        self._recommender_factory = recommender
+        self._recommender: Any = None
         self._lock = threading.Lock()
 
     def ask(self, question: str, *, thread: str | None = None) -> Answer:
@@ -76,11 +80,33 @@ class Asker:
                 previous turn ("그 중에 …", "저녁은?") and may be answered with one clarifying
                 question; without it every question stands alone.
         """
+        text = check_question(question, self.max_chars)
         if thread is not None:
-            return self.conversation().turn(check_question(question, self.max_chars), thread)
+            return self.conversation().turn(text, thread)
         started = time.perf_counter()
-        parsed = self.parser.parse(check_question(question, self.max_chars))
+        reading = self.parser.read(text, strict=False)
+        if reading.wants_recommendation() and self.recommender() is not None:
+            return self.recommend(text, reading)
+        parsed = self.parser.parse(text)
         return self.answer_parsed(parsed, {"parse_ms": _since(started)})
+
+    def recommender(self) -> Any:
+        """The open-recommendation :class:`~recstack.conversational.recommend.Recommender`,
+        built on first use; None when there is none (no factory, or no vectors built)."""
+        with self._lock:
+            if self._recommender is None and self._recommender_factory is not None:
+                try:
+                    self._recommender = self._recommender_factory()
+                except NotFoundError:
+                    self._recommender_factory = None  # no vectors: answer without them
+            return self._recommender
+
+    def recommend(self, question: str, reading: Reading) -> Answer:
+        """The three best merchants for an open recommendation, with reasons."""
+        result, _ = self.recommender().recommend(question, reading)
+        names = result["answer"]
+        message = ("추천: " + ", ".join(names)) if names else "조건에 맞는 곳을 찾지 못했어요."
+        return Answer(**result, message=message)
 
     def conversation(self) -> Any:
         """The :class:`~recstack.conversational.conversation.Conversation` over this asker,

@@ -15,21 +15,42 @@ console = Console()
 
 
 @app.command()
-def build(force: Annotated[bool, typer.Option(help="rebuild even when up to date")] = False
-          ) -> None:
-    """Load the Jeju merchants and attractions into the graph (idempotent)."""
+def build(force: Annotated[bool, typer.Option(help="rebuild even when up to date")] = False,
+          vectors: Annotated[bool, typer.Option(
+              help="also embed the merchants with e5 for open recommendations (minutes on "
+                   "2 cores, once)")] = True) -> None:
+    """Load the Jeju merchants and attractions into the graph (idempotent), then embed the
+    merchants for open recommendations (idempotent too)."""
     from rich.progress import Progress
 
     from recstack.conversational.build import build_graph
 
+    settings = get_settings()
     with Progress(console=console, transient=True) as progress:
-        report = build_graph(get_settings(), force=force, progress=progress)
+        report = build_graph(settings, force=force, progress=progress)
     if not report.changed:
         console.print(f"graph at {report.path} is up to date (inputs {report.fingerprint}); "
                       "nothing changed")
+    else:
+        counts = ", ".join(f"{n:,} {label}" for label, n in report.counts.items())
+        console.print(f"built {report.path} in {report.seconds:.1f} s: {counts}")
+    if not vectors:
         return
-    counts = ", ".join(f"{n:,} {label}" for label, n in report.counts.items())
-    console.print(f"built {report.path} in {report.seconds:.1f} s: {counts}")
+    from recstack.conversational.graph import open_graph
+    from recstack.conversational.vectors import build_vectors
+
+    store = open_graph(settings)
+    try:
+        with Progress(console=console, transient=True) as progress:
+            made = build_vectors(settings, store, fingerprint=report.fingerprint,
+                                 progress=progress)
+    finally:
+        store.close()
+    if made.changed:
+        console.print(f"embedded {made.merchants:,} merchants into {made.path} in "
+                      f"{made.seconds:.0f} s")
+    else:
+        console.print(f"vectors at {made.path} are up to date; nothing changed")
 
 
 @app.command()
@@ -52,8 +73,11 @@ def ask(question: Annotated[str, typer.Argument(help="a Korean question about Je
         raise ConfigError(f"unknown format {format_!r}", field="--format", fix="text or json")
     settings = get_settings()
     store = open_graph(settings)
+    from recstack.conversational.recommend import open_recommender
+
     asker = Asker(store, max_chars=SPEC.settings_of(settings).max_question_chars,
-                  threads_path=threads_path(settings))
+                  threads_path=threads_path(settings),
+                  recommender=lambda: open_recommender(settings, store))
     try:
         answer = asker.ask(question, thread=thread or uuid.uuid4().hex[:12])
     finally:

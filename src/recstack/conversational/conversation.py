@@ -1,6 +1,7 @@
 """Multi-turn conversations: a LangGraph state graph, one checkpointed thread per conversation.
 
-Each turn runs ``understand`` → one of ``answer`` / ``clarify`` / ``decline`` / ``refuse``. The
+Each turn runs ``understand`` → one of ``answer`` / ``recommend`` (open recommendations, see
+:mod:`.recommend`) / ``clarify`` / ``decline`` / ``refuse``. The
 thread's state (in a SQLite checkpoint file under the chat home) keeps the previous answered
 turn — its slots, the user's direction word and the merchant ids it returned — and a question
 awaiting a clarification. A question is read with :meth:`QuestionParser.read`, which assumes
@@ -134,10 +135,11 @@ class Conversation:
         graph.add_node("clarify", self._clarify)
         graph.add_node("decline", self._decline)
         graph.add_node("refuse", self._refuse)
+        graph.add_node("recommend", self._recommend)
         graph.add_edge(START, "understand")
         graph.add_conditional_edges("understand", lambda state: state["plan"]["route"],
-                                    ["answer", "clarify", "decline", "refuse"])
-        for node in ("answer", "clarify", "decline", "refuse"):
+                                    ["answer", "clarify", "decline", "refuse", "recommend"])
+        for node in ("answer", "clarify", "decline", "refuse", "recommend"):
             graph.add_edge(node, END)
         self.graph = graph.compile(checkpointer=saver)
         self._lock = threading.Lock()
@@ -174,10 +176,17 @@ class Conversation:
             "pending")
         parser = self.asker.parser
         try:
-            reading = parser.read(question)
+            text = question
+            reading = parser.read(text, strict=False)
             if pending and not (reading.share and (reading.district or reading.category)):
                 # The reply to a clarifying question: read it with the question that waited.
-                reading = parser.read(f"{question} {pending}")
+                text = f"{question} {pending}"
+                reading = parser.read(text, strict=False)
+            if reading.wants_recommendation() and self.asker.recommender() is not None:
+                return {"plan": {"route": "recommend", "text": text,
+                                 "reading": asdict(reading)}}
+            if reading.topic is not None:
+                parser.read(text)  # raises: an unknown category in a data question
         except DataError as exc:
             if exc.field == "district" and "districts:" in str(exc):
                 if pending:  # asked once already: at most one clarifying question
@@ -213,6 +222,16 @@ class Conversation:
         answer.message = _summary(parsed, answer.answer)
         previous = {"slots": asdict(parsed), "share": plan["share"], "low": plan["low"],
                     "ids": answer.ids}
+        return {"reply": answer.to_dict(), "previous": previous, "pending": None}
+
+    def _recommend(self, state: TurnState) -> dict[str, Any]:
+        plan = state["plan"]
+        reading = Reading(**plan["reading"])
+        answer = self.asker.recommend(plan["text"], reading)
+        # A follow-up ranks among these three (그 중 …) or keeps their place and category.
+        slots = asdict(ParsedQuestion(share="", k=1, district=reading.district,
+                                      city=reading.city, category=reading.category))
+        previous = {"slots": slots, "share": None, "low": None, "ids": answer.ids}
         return {"reply": answer.to_dict(), "previous": previous, "pending": None}
 
     def _clarify(self, state: TurnState) -> dict[str, Any]:

@@ -140,8 +140,11 @@ class LazyGraph:
         with self._lock:
             if self._asker is None:
                 limit = SPEC.settings_of(self.settings).max_question_chars
+                from recstack.conversational.recommend import open_recommender
+
                 self._asker = Asker(store, max_chars=limit,
-                                    threads_path=threads_path(self.settings))
+                                    threads_path=threads_path(self.settings),
+                                    recommender=lambda: open_recommender(self.settings, store))
             return self._asker
 
     def close(self) -> None:

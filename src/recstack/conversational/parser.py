@@ -149,6 +149,7 @@ class Reading:
     recommend: bool = False  # 추천 / 맛집 / 가볼 만한: an open recommendation
     food: bool = False  # a word about eating or drinking
     elsewhere: str | None = None  # a place outside Jeju (서울, 부산 …)
+    topic: str | None = None  # an unknown category word, kept when read with strict=False
 
     def resolved(self) -> tuple[str, bool] | None:
         """(share property, descending) or None without a share; 관광객 flips the direction."""
@@ -157,6 +158,11 @@ class Reading:
         if self.share == "tourist":  # 관광객 비중이 높은 = 현지인 비중이 낮은
             return "local_share", bool(self.low)
         return self.share, not self.low
+
+    def wants_recommendation(self) -> bool:
+        """An open recommendation: 추천/맛집/모시고 … with no share to rank by, or about a
+        food the categories do not name (흑돼지집)."""
+        return self.recommend and (self.share is None or self.topic is not None)
 
     def says_anything(self) -> bool:
         """Whether the question names any slot a follow-up could change."""
@@ -229,9 +235,12 @@ class QuestionParser:
                               district=reading.district, city=reading.city,
                               category=reading.category, filters=reading.filters)
 
-    def read(self, question: str) -> Reading:
+    def read(self, question: str, *, strict: bool = True) -> Reading:
         """Every slot ``question`` names, nothing assumed; a DataError for a name that is not
-        known (district, category), ambiguous (월평동) or out of range (k, band)."""
+        known (district, category), ambiguous (월평동) or out of range (k, band).
+
+        With ``strict`` False an unknown category word (흑돼지집) is kept as the reading's
+        ``topic`` instead: an open recommendation searches for it by meaning."""
         text = " ".join(question.split())
         compact = _compact(text)
         used = [False] * len(compact)
@@ -239,7 +248,7 @@ class QuestionParser:
         restrict = bool(_RESTRICT.search(compact))
         same_place = bool(_SAME_PLACE.search(compact))
         district, city = self._district(compact, used)
-        category = self._category(compact, used, text)
+        category, topic = self._category(compact, used, text, strict)
         elsewhere = _ELSEWHERE.search(compact)
         if district is None and elsewhere is None:
             self._check_unknown_place(text)
@@ -248,7 +257,8 @@ class QuestionParser:
                        city=city, category=category, filters=filters, restrict=restrict,
                        same_place=same_place,
                        recommend=any(w in compact for w in RECOMMEND_WORDS),
-                       food=category is not None or any(w in compact for w in FOOD_WORDS),
+                       food=category is not None or topic is not None
+                       or any(w in compact for w in FOOD_WORDS), topic=topic,
                        elsewhere=elsewhere.group(1) if elsewhere else None)
 
     def _claim(self, compact: str, used: list[bool], aliases: Iterable[str]) -> str | None:
@@ -277,21 +287,24 @@ class QuestionParser:
                             field="district", fix="say which, e.g. " + names[0])
         return names[0], names[0].split(" ")[0]
 
-    def _category(self, compact: str, used: list[bool], text: str) -> str | None:
+    def _category(self, compact: str, used: list[bool], text: str,
+                  strict: bool = True) -> tuple[str | None, str | None]:
         alias = self._claim(compact, used, self._category_aliases)
         if alias is not None:
-            return self._category_aliases[alias]
+            return self._category_aliases[alias], None
         if "차" in self.categories and "차" in (strip_particle(t) for t in text.split()):
-            return "차"  # the category's own name as a word of its own (노형동 차 중 …)
+            return "차", None  # the category's own name as a word of its own (노형동 차 중 …)
         for match in _UNKNOWN_CATEGORY.finditer(text):
             word = strip_particle(match.group(1))
             if word not in ("맛집", "음식점", "식당", "가게", "전문점"):
+                if not strict:
+                    return None, word
                 nearest = [n for n, _, _ in process.extract(word, list(self._category_aliases),
                                                             limit=3)]
                 raise DataError(f"unknown category {word!r}", field="category",
                                 fix="try one of: " + ", ".join(
                                     dict.fromkeys(self._category_aliases[n] for n in nearest)))
-        return None
+        return None, None
 
     def _check_unknown_place(self, text: str) -> None:
         for match in _UNKNOWN_PLACE.finditer(text):
