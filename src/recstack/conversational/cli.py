@@ -96,3 +96,28 @@ def ask(question: Annotated[str, typer.Argument(help="a Korean question about Je
     if answer.cypher:
         console.print(f"[dim]{answer.cypher}[/dim]", soft_wrap=True)
     console.print(f"[dim]thread {answer.thread} (continue with --thread {answer.thread})[/dim]")
+
+
+@app.command()
+def ui(port: Annotated[int, typer.Option(help="port to serve the UI on")] = 8501,
+       host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1") -> None:
+    """Serve the chat UI (Streamlit): result cards, a map and the Cypher of each answer."""
+    import importlib.util
+    import os
+    import sys
+    from pathlib import Path
+
+    from recstack.errors import ConfigError
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise ConfigError("the chat UI needs streamlit, which is not installed",
+                          field="extra 'chat'", fix="pip install -e '.[chat]'")
+    script = Path(__file__).with_name("ui.py")
+    console.print(f"chat UI on http://{host}:{port} (Ctrl-C stops it)")
+    sys.stdout.flush()  # exec discards Python's buffers
+    # exec, not a child: stopping this process stops the server, with nothing left behind.
+    os.execv(sys.executable, [
+        sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+        "--server.address", host, "--server.headless", "true",
+        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal"])
