@@ -306,7 +306,7 @@ CONVERSATIONS: list[list[tuple[str, Slots | dict | str]]] = [
      ("그 가운데 관광객이 제일 많이 가는 곳은?",
       {"share": "local", "descending": False, "among": PREVIOUS, "k": 1}),
      ("30대는?", {"share": "age30", "descending": True})],
-    [("표선면 가정식 추천해줘", "clarify"),
+    [("표선면 가정식 알려줘", "clarify"),
      ("현지인 많이 가는 곳", S("local", "서귀포시 표선면", "가정식"))],
     [("조천 카페 중 여성 손님이 가장 적은 곳", S("female", "제주시 조천읍", "커피",
                                          descending=False)),

@@ -61,13 +61,14 @@ class Asker:
 
     def __init__(self, store: GraphStore, *, max_chars: int = MAX_QUESTION_CHARS,
                  threads_path: Path | None = None,
-                 recommender: Callable[[], Any] | None = None):
+                 recommender: Callable[[], Any] | None = None, llm: Any | None = None):
         self.store = store
         self.max_chars = max_chars
         self.parser = QuestionParser.from_graph(store)
         self.threads_path = threads_path
         self._conversation: Any = None
         self._recommender_factory = recommender
+        self.llm = llm  # a recstack.llm ChatClient: the LLM path, with the default as fallback
         self._recommender: Any = None
         self._lock = threading.Lock()
 
@@ -87,9 +88,27 @@ class Asker:
         reading = self.parser.read(text, strict=False)
         if reading.wants_recommendation() and self.recommender() is not None:
             return self.recommend(text, reading)
+        if self.llm is not None:
+            return self.ask_llm(text, lambda: self.parser.parse(text))
         parsed = self.parser.parse(text)
         return self.answer_parsed(parsed, {"parse_ms": _since(started)})
 
+    def ask_llm(self, question: str, default: Callable[[], ParsedQuestion]) -> Answer:
+        """Text2Cypher by the model (validated, one repair round); the default path's answer,
+        saying why, when the endpoint is down or its output is invalid."""
+        from recstack.conversational.llm_path import fallback_note, run_llm_question
+        from recstack.errors import RecstackError
+
+        started = time.perf_counter()
+        try:
+            result = run_llm_question(self.llm, self.store, question)
+        except RecstackError as exc:
+            answer = self.answer_parsed(default())
+            answer.message = fallback_note(exc)
+            answer.timings_ms["llm_ms"] = _since(started)
+            return answer
+        return Answer(**result, timings_ms={"llm_ms": _since(started)},
+                      message="LLM이 쓴 Cypher(검증 통과)로 답했어요")
     def recommender(self) -> Any:
         """The open-recommendation :class:`~recstack.conversational.recommend.Recommender`,
         built on first use; None when there is none (no factory, or no vectors built)."""
@@ -103,9 +122,33 @@ class Asker:
 
     def recommend(self, question: str, reading: Reading) -> Answer:
         """The three best merchants for an open recommendation, with reasons."""
-        result, _ = self.recommender().recommend(question, reading)
+        result, _ = self.recommender().recommend(question, reading,
+                                                 k=3 if self.llm is None else 6)
+        note = ""
+        if self.llm is not None:  # PALR: the model chooses three of the six, or we do
+            from recstack.conversational.llm_path import fallback_note, palr_choose
+            from recstack.errors import RecstackError
+
+            candidates = [{"name": n, "facts": r.split(": ", 1)[-1]}
+                          for n, r in zip(result["answer"], result["reasons"], strict=True)]
+            try:
+                picks = palr_choose(self.llm, question, candidates)
+                index = {n: i for i, n in enumerate(result["answer"])}
+                order = [index[name] for name, _ in picks]
+                result["reasons"] = [f"{name}: {why} (LLM; {candidates[index[name]]['facts']})"
+                                     for name, why in picks]
+                note = "LLM이 후보 중에서 골랐어요. "
+            except RecstackError as exc:
+                order, note = [0, 1, 2], fallback_note(exc) + ". "
+                result["reasons"] = [result["reasons"][i] for i in order
+                                     if i < len(result["reasons"])]
+            order = [i for i in order if i < len(result["answer"])]
+            result["answer"] = [result["answer"][i] for i in order]
+            result["ids"] = [result["ids"][i] for i in order]
+            result["params"] = {"ids": result["ids"]}
         names = result["answer"]
-        message = ("추천: " + ", ".join(names)) if names else "조건에 맞는 곳을 찾지 못했어요."
+        message = note + (("추천: " + ", ".join(names)) if names
+                          else "조건에 맞는 곳을 찾지 못했어요.")
         return Answer(**result, message=message)
 
     def conversation(self) -> Any:

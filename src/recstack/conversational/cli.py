@@ -74,10 +74,12 @@ def ask(question: Annotated[str, typer.Argument(help="a Korean question about Je
     settings = get_settings()
     store = open_graph(settings)
     from recstack.conversational.recommend import open_recommender
+    from recstack.llm import open_chat_client
 
     asker = Asker(store, max_chars=SPEC.settings_of(settings).max_question_chars,
                   threads_path=threads_path(settings),
-                  recommender=lambda: open_recommender(settings, store))
+                  recommender=lambda: open_recommender(settings, store),
+                  llm=open_chat_client(settings))
     try:
         answer = asker.ask(question, thread=thread or uuid.uuid4().hex[:12])
     finally:

@@ -207,6 +207,7 @@ class Conversation:
             return {"plan": {"route": "decline", "message": DECLINE_TOPIC}}
         else:
             plan = standalone(reading)
+            plan["question"] = text  # the LLM path (when on) writes Cypher for it
         if plan["share"] is None:
             if pending:  # asked once already: at most one clarifying question
                 return {"plan": {"route": "decline", "message": DECLINE_UNCLEAR}}
@@ -218,8 +219,11 @@ class Conversation:
         plan = state["plan"]
         parsed = to_parsed(plan)
         assert parsed is not None
-        answer = self.asker.answer_parsed(parsed)
-        answer.message = _summary(parsed, answer.answer)
+        if self.asker.llm is not None and "question" in plan:
+            answer = self.asker.ask_llm(plan["question"], lambda: parsed)
+        else:
+            answer = self.asker.answer_parsed(parsed)
+            answer.message = _summary(parsed, answer.answer)
         previous = {"slots": asdict(parsed), "share": plan["share"], "low": plan["low"],
                     "ids": answer.ids}
         return {"reply": answer.to_dict(), "previous": previous, "pending": None}

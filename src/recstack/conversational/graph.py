@@ -141,10 +141,12 @@ class LazyGraph:
             if self._asker is None:
                 limit = SPEC.settings_of(self.settings).max_question_chars
                 from recstack.conversational.recommend import open_recommender
+                from recstack.llm import open_chat_client
 
                 self._asker = Asker(store, max_chars=limit,
                                     threads_path=threads_path(self.settings),
-                                    recommender=lambda: open_recommender(self.settings, store))
+                                    recommender=lambda: open_recommender(self.settings, store),
+                                    llm=open_chat_client(self.settings))
             return self._asker
 
     def close(self) -> None:
