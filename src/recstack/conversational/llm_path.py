@@ -94,7 +94,7 @@ def text2cypher(client: Any, store: GraphStore, question: str) -> tuple[str, lis
         RecstackError: the endpoint is down (LLMUnavailable), its output is not the JSON asked
             for (LLMOutputError), or the query failed the validator twice (DataError).
     """
-    steps = []
+    steps: list[str] = []
     answer = client.complete_json(text2cypher_messages(question), CypherAnswer)
     try:
         return validate_cypher(answer.cypher, store), steps
