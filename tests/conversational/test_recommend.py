@@ -103,3 +103,34 @@ def test_a_recommendation_is_a_turn_the_next_can_refer_to(recommender):
     with pytest.raises(DataError) as refused:
         plain.ask("한림 흑돼지집 중 30대 비중 높은 곳")
     assert refused.value.field == "category"
+
+
+@pytest.mark.slow
+def test_llm_hyde_and_palr_choice_with_fallback(recommender, scripted_llm):
+    import json
+
+    from recstack.conversational.ask import Asker
+    from recstack.llm import open_chat_client
+
+    settings, store, built = recommender
+    asker = Asker(store, recommender=lambda: built,
+                  llm=open_chat_client(scripted_llm.settings(settings)))
+    question = "부모님 모시고 갈 한림 칼국수집 추천해줘"
+    scripted_llm.script([
+        {"when": "가상 문서", "reply": "한림칼국수 — 단품요리 전문, 제주시 한림읍. 리뷰: 보말"},
+        {"when": "후보", "reply": json.dumps({"picks": [
+            {"name": "한림칼국수", "reason": "보말칼국수로 이름난 곳이에요"}]},
+            ensure_ascii=False)}])
+    chosen = asker.ask(question)
+    assert chosen.answer == ["한림칼국수"] and "LLM이 후보 중에서 골랐어요" in chosen.message
+    sent = scripted_llm.requests()
+    assert "가상 문서" in sent[0]["messages"][-1]["content"]
+    listed = sent[1]["messages"][-1]["content"]
+    assert listed.count("\n- ") == 6  # the scorer's six candidates, PALR picks among them
+    assert chosen.reasons[0].startswith("한림칼국수: 보말칼국수로 이름난 곳이에요 (LLM;")
+    # A pick outside the candidates: the scorer's three, and the answer says why.
+    scripted_llm.script([{"when": "가상 문서", "reply": "한림칼국수 — 단품요리 전문"},
+                         {"when": "후보", "reply": json.dumps({"picks": [
+                             {"name": "없는집", "reason": "?"}]}, ensure_ascii=False)}])
+    fallback = asker.ask(question)
+    assert len(fallback.answer) == 3 and "유효하지 않아 기본 경로로" in fallback.message

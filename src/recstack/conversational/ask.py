@@ -122,9 +122,18 @@ class Asker:
 
     def recommend(self, question: str, reading: Reading) -> Answer:
         """The three best merchants for an open recommendation, with reasons."""
-        result, _ = self.recommender().recommend(question, reading,
-                                                 k=3 if self.llm is None else 6)
-        note = ""
+        recommender = self.recommender()
+        hyde, note = None, ""
+        if self.llm is not None and recommender.encode_passage is not None:
+            from recstack.conversational.llm_path import fallback_note, hyde_document
+            from recstack.errors import RecstackError
+
+            try:
+                hyde = recommender.encode_passage([hyde_document(self.llm, question)])[0]
+            except RecstackError as exc:
+                note = f"HyDE 없이 검색했어요 ({fallback_note(exc)}). "
+        result, _ = recommender.recommend(question, reading, k=3 if self.llm is None else 6,
+                                          hyde=hyde)
         if self.llm is not None:  # PALR: the model chooses three of the six, or we do
             from recstack.conversational.llm_path import fallback_note, palr_choose
             from recstack.errors import RecstackError
@@ -137,9 +146,10 @@ class Asker:
                 order = [index[name] for name, _ in picks]
                 result["reasons"] = [f"{name}: {why} (LLM; {candidates[index[name]]['facts']})"
                                      for name, why in picks]
-                note = "LLM이 후보 중에서 골랐어요. "
+                note += "LLM이 후보 중에서 골랐어요. "
             except RecstackError as exc:
-                order, note = [0, 1, 2], fallback_note(exc) + ". "
+                order = [0, 1, 2]
+                note += fallback_note(exc) + ". "
                 result["reasons"] = [result["reasons"][i] for i in order
                                      if i < len(result["reasons"])]
             order = [i for i in order if i < len(result["answer"])]

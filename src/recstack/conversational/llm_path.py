@@ -1,7 +1,8 @@
 """The LLM path (on only when ``RECSTACK_LLM__BASE_URL`` is set): Text2Cypher with the graph
 schema and few-shot examples in the prompt, the same validator as the default path with one
-repair round (the validator's or the database's error fed back), and a PALR-style final choice
-("choose only from these candidates, say why") for open recommendations.
+repair round (the validator's or the database's error fed back), HyDE (a hypothetical merchant
+document, embedded beside the question) and a PALR-style final choice ("choose only from these
+candidates, say why") for open recommendations.
 
 Every step falls back to the default path when the endpoint is down or its output is invalid,
 and the answer says so (``Fallback.note``). The question reaches the model as data inside the
@@ -118,6 +119,24 @@ def run_llm_question(client: Any, store: GraphStore, question: str) -> dict[str,
     return {"answer": [str(r["name"]) for r in rows], "cypher": cypher, "params": {},
             "reasons": reasons + steps, "ids": ids,
             "slots": {"route": "llm-text2cypher"}}
+
+
+def hyde_messages(question: str) -> list[dict[str, str]]:
+    """HyDE: ask for the document that would answer the question, in the merchants' format."""
+    return [{"role": "system", "content": "Write one line in Korean describing a Jeju restaurant "
+                                          "that would be the perfect answer, in the form "
+                                          "'가게 이름 — 업종, 시 읍/면/동. 리뷰: 키워드, 키워드'. "
+                                          "Only the line."},
+            {"role": "user", "content": f"가상 문서 질문: {question}"}]
+
+
+def hyde_document(client: Any, question: str) -> str:
+    """The hypothetical merchant document (embedded as an e5 passage beside the question)."""
+    text = str(client.complete(hyde_messages(question), max_tokens=120)).strip()
+    if not text:
+        raise DataError("the model wrote an empty hypothetical document", field="llm",
+                        fix="the question alone is searched instead")
+    return text[:300]
 
 
 def palr_messages(question: str, candidates: list[dict[str, Any]]) -> list[dict[str, str]]:

@@ -79,6 +79,7 @@ class Recommender:
         from recstack.conversational.vectors import fastrp
 
         self.store, self.encode = store, encode
+        self.encode_passage: Callable[[list[str]], np.ndarray] | None = None
         self.n_vector, self.margin = n_vector, margin
         self.min_candidates, self.max_candidates = min_candidates, max_candidates
         props = [s.prop for s in SHARES]
@@ -111,9 +112,10 @@ class Recommender:
                 return self.attractions[key]
         return None
 
-    def recommend(self, question: str, reading: Reading, k: int = 3
-                  ) -> tuple[dict[str, Any], Stages]:
-        """The three best merchants for ``question`` with reasons, and every stage's ids."""
+    def recommend(self, question: str, reading: Reading, k: int = 3,
+                  hyde: np.ndarray | None = None) -> tuple[dict[str, Any], Stages]:
+        """The ``k`` best merchants for ``question`` with reasons, and every stage's ids;
+        ``hyde``: the e5 passage vector of a hypothetical answer, added to the question's."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         districts = {d.split(" ", 1)[1] for d in self.centres} | {
@@ -131,6 +133,9 @@ class Recommender:
         if attraction is not None and not (reading.district or reading.city):
             mask &= np.nan_to_num(km, nan=np.inf) <= NEAR_KM
         query = self.encode(question)
+        if hyde is not None:
+            query = query + hyde
+            query = query / max(float(np.linalg.norm(query)), 1e-12)
         timings["encode_ms"] = _since(started)
         started = time.perf_counter()
         sims = self.vectors @ query
@@ -238,7 +243,9 @@ def _since(started: float) -> float:
 def open_recommender(settings: Any, store: GraphStore) -> Recommender:
     """The recommender over the built vectors (a NotFoundError saying ``recstack chat build``
     when there are none); the e5 model loads on the first question."""
-    from recstack.conversational.vectors import e5_queries, load_vectors
+    from recstack.conversational.vectors import e5_passages, e5_queries, load_vectors
 
     ids, vectors = load_vectors(settings)
-    return Recommender(store, ids, vectors, e5_queries(settings))
+    recommender = Recommender(store, ids, vectors, e5_queries(settings))
+    recommender.encode_passage = e5_passages(settings)  # HyDE documents (LLM path)
+    return recommender
