@@ -85,6 +85,41 @@ def test_apptest_answers_with_cards_map_and_cypher(ui_env, merchants):
     assert len(app.chat_message) == 0
 
 
+def test_apptest_follow_ups_stay_in_the_conversation(ui_env):
+    app = AppTest.from_file(str(UI), default_timeout=60).run()
+    app.chat_input[0].set_value(QUESTION).run()
+    app.chat_input[0].set_value("40대는?").run()  # the same cafes, ranked by another share
+    assert not app.exception and not app.warning
+    assert [m.label for m in app.metric] == ["30대 고객 비중", "40대 고객 비중"]
+    assert "m.age40" in app.code[-1].value
+    app.chat_input[0].set_value("내일 서울 날씨 어때?").run()  # not Jeju food: declined
+    assert not app.exception and len(app.chat_message) == 6
+    assert len(app.metric) == 2  # the decline is a sentence, not a card
+    assert "제주" in app.chat_message[-1].markdown[0].value
+
+
+def test_every_ui_turn_is_logged_like_the_service(store, settings):
+    from recstack.conversational.ask import Asker
+    from recstack.conversational.ui import district_centres, reply
+    from recstack.monitoring.labels import prediction_frame
+    from recstack.monitoring.log import PredictionLog
+
+    asker, centres = Asker(store, threads_path=settings.home / "threads.sqlite"), {}
+    log = PredictionLog(settings)
+    try:
+        for question in (QUESTION, "40대는?", "내일 서울 날씨 어때?"):
+            reply(asker, question, centres or district_centres(store), thread="t1",
+                  prediction_log=log)
+        log.flush()
+        logged = prediction_frame(log.store, "chat-template-parser")
+    finally:
+        log.close()
+        asker.close()
+    kinds = [column for column in logged.columns if column.endswith("kind")]
+    assert logged[kinds[0]].tolist() == ["answer", "answer", "decline"]
+    assert logged["output_prediction"].tolist()[0] == EXPECTED
+
+
 def test_apptest_without_a_graph_says_to_build_it(tmp_path, monkeypatch):
     import streamlit as st
 

@@ -18,6 +18,10 @@ from recstack.errors import DataError, NotFoundError
 MAX_QUESTION_CHARS = 300
 
 
+# The name and version answers are logged under (the parser is code, not a registered model).
+LOGGED_AS = ("chat-template-parser", "1")
+
+
 @dataclass
 class Answer:
     """Merchant names best first (ties at the k-th place included), the Cypher that found
@@ -40,6 +44,14 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def log_fields(self, question: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``features`` and ``output`` of this answer's prediction-log record (the service and
+        the chat UI log the same fields, so monitoring reads one shape)."""
+        slots = {k: v for k, v in self.slots.items() if k not in ("filters", "among")}
+        return ({"question": question, "thread": self.thread, "kind": self.kind, **slots},
+                {"prediction": self.answer[0] if self.answer else None, "answer": self.answer,
+                 "cypher": self.cypher, **self.timings_ms})
 
 
 def check_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from recstack.conversational.ask import MAX_QUESTION_CHARS, Asker
+from recstack.conversational.ask import LOGGED_AS, MAX_QUESTION_CHARS, Asker
 from recstack.conversational.graph import LazyGraph
 from recstack.registry.models import ModelVersionInfo
 from recstack.serving import PredictionLoggerDep, StateDep
@@ -53,20 +53,17 @@ def get_asker(state: StateDep) -> Asker:
     asker: Asker = graph.asker()
     return asker
 
+CHAT_MODEL = ModelVersionInfo(name=LOGGED_AS[0], version=LOGGED_AS[1], aliases=[], run_id=None,
+                              tags={"model_type": "template-parser"})
+
 
 @router.post("/chat", response_model=ChatResponse)
 def chat(request: ChatRequest, asker: Annotated[Asker, Depends(get_asker)],
          logger: PredictionLoggerDep) -> ChatResponse:
     """Merchants answering the question, from the graph; every answer is logged."""
     answer = asker.ask(request.question, thread=request.thread or uuid.uuid4().hex[:12])
-    info = ModelVersionInfo(name="chat-template-parser", version="1", aliases=[], run_id=None,
-                            tags={"model_type": "template-parser"})
-    request_id = logger.log(info, features={"question": request.question, "thread": answer.thread,
-                                            "kind": answer.kind, **{
-        k: v for k, v in answer.slots.items() if k not in ("filters", "among")}},
-        output={"prediction": answer.answer[0] if answer.answer else None,
-                "answer": answer.answer,
-                "cypher": answer.cypher, **answer.timings_ms})
+    features, output = answer.log_fields(request.question)
+    request_id = logger.log(CHAT_MODEL, features=features, output=output)
     return ChatResponse(answer=answer.answer, cypher=answer.cypher, params=answer.params,
                         reasons=answer.reasons, thread=str(answer.thread), kind=answer.kind,
                         message=answer.message, request_id=request_id)

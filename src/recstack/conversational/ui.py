@@ -24,6 +24,7 @@ from recstack.errors import RecstackError
 if TYPE_CHECKING:
     from recstack.conversational.ask import Answer, Asker
     from recstack.conversational.graph import GraphStore
+    from recstack.monitoring.log import PredictionLog
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +104,25 @@ def map_points(cards: list[Card], centres: dict[str, tuple[float, float]]) -> li
 
 
 def reply(asker: Asker, question: str, centres: dict[str, tuple[float, float]],
-          thread: str | None = None) -> dict[str, Any]:
+          thread: str | None = None, prediction_log: PredictionLog | None = None
+          ) -> dict[str, Any]:
     """The assistant's message for ``question`` as plain data (kept in the chat history).
 
     A question the system cannot answer comes back as ``error`` (message and fix), never as
-    an exception; ``thread`` is the conversation's id, for follow-up questions.
+    an exception; ``thread`` is the conversation's id, for follow-up questions; every answer
+    goes to the ``prediction_log`` like the service's.
     """
     try:
-        answer = asker.ask(question)  # follow-ups: asker.ask(question, thread=thread)
+        answer = asker.ask(question, thread=thread)
+        if prediction_log is not None:
+            from recstack.conversational.ask import LOGGED_AS
+            from recstack.monitoring.log import PredictionRecord
+
+            features, output = answer.log_fields(question)
+            prediction_log.log(PredictionRecord(model_name=LOGGED_AS[0], model_version=LOGGED_AS[1],
+                                                features=features, output=output))
+        if answer.kind != "answer":  # a clarifying question back, or a polite decline
+            return {"role": "assistant", "note": answer.message, "thread": thread}
         cards = answer_cards(asker.store, answer)
     except RecstackError as exc:
         return {"role": "assistant", "error": {"message": exc.message, "field": exc.field,
@@ -130,18 +142,19 @@ def reply(asker: Asker, question: str, centres: dict[str, tuple[float, float]],
 # --- the page (Streamlit) ---------------------------------------------------------------------
 
 def _open_asker(graph_file: str) -> tuple[Asker, dict[str, tuple[float, float]],
-                                          list[list[float]]]:
-    """One Asker, the district centres and the attractions' coordinates per graph file and UI
-    server (cached by Streamlit)."""
-    from recstack.conversational.ask import Asker
-    from recstack.conversational.graph import open_graph
-    from recstack.conversational.system import SPEC
+                                          list[list[float]], PredictionLog]:
+    """The service's Asker (threads, open recommendations, the LLM switch), the district
+    centres, the attractions' coordinates and the prediction log, per graph file and UI server
+    (cached by Streamlit)."""
+    from recstack.conversational.graph import open_lazy_graph
+    from recstack.monitoring.log import PredictionLog
     from recstack.settings import get_settings
 
     settings = get_settings()
-    store = open_graph(settings)
-    asker = Asker(store, max_chars=SPEC.settings_of(settings).max_question_chars)
-    return asker, district_centres(store), attraction_points(store)
+    graph = open_lazy_graph(settings)
+    asker = graph.asker()
+    store = graph.get()
+    return asker, district_centres(store), attraction_points(store), PredictionLog(settings)
 
 
 def _show(message: dict[str, Any], backdrop: list[list[float]]) -> None:
@@ -152,6 +165,9 @@ def _show(message: dict[str, Any], backdrop: list[list[float]]) -> None:
         return
     if error := message.get("error"):
         st.warning(f"{error['message']}" + (f"  \nFix: {error['fix']}" if error["fix"] else ""))
+        return
+    if note := message.get("note"):
+        st.markdown(note)
         return
     if not message["cards"]:
         st.info("No merchant matches the question.")
@@ -212,7 +228,7 @@ def main() -> None:
         st.markdown("Try:\n" + "\n".join(f"- {q}" for q in EXAMPLES))
     try:
         opened = st.cache_resource(show_spinner="Opening the graph…")(_open_asker)
-        asker, centres, backdrop = opened(str(graph_path(get_settings())))
+        asker, centres, backdrop, prediction_log = opened(str(graph_path(get_settings())))
     except RecstackError as exc:  # no graph yet, or kuzu missing: say what to run
         st.error(f"{exc.message}  \nFix: {exc.fix}")
         st.stop()
@@ -227,7 +243,8 @@ def main() -> None:
     with st.chat_message("user"):
         _show(state.messages[-1], backdrop)
     with st.chat_message("assistant"):
-        state.messages.append(reply(asker, question, centres, thread=state.thread))
+        state.messages.append(reply(asker, question, centres, thread=state.thread,
+                                     prediction_log=prediction_log))
         _show(state.messages[-1], backdrop)
 
 
