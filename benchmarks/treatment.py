@@ -194,10 +194,10 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                 train = simulate(n_train, family=family, seed=100 + seed)
                 test = simulate(args.test, family=family, seed=200 + seed)
                 outputs, seconds = {}, {}
-                for name, method in methods.items():
+                for method_name, method in methods.items():
                     started = time.perf_counter()
-                    outputs[name] = _physical(method(train, test))
-                    seconds[name] = time.perf_counter() - started
+                    outputs[method_name] = _physical(method(train, test))
+                    seconds[method_name] = time.perf_counter() - started
                     progress.advance(task)
                 supported = outputs["recstack"]["supported"].astype(bool)
                 ceiling = decision_ceiling(args.test, family=family, seed=200 + seed,
