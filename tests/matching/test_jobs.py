@@ -77,7 +77,7 @@ def test_a_link_job_answers_every_left_record_once_in_two_stages(link_home, tmp_
     matches = link_home[3]
     found = {(int(r["left_id"][1:]), int(r["match"][1:])) for r in responses if r["match"]}
     assert len(found & matches) / len(found) > 0.6 and len(found & matches) > len(matches) / 2
-    assert jobs.list()[0].job_id == "first"
+    assert jobs.recent()[0].job_id == "first"
     again = jobs.link(config, "first")  # a finished job is not run twice
     assert again.updated_at == record.updated_at
 
@@ -258,7 +258,7 @@ def test_the_job_table_contract(store):
                            params={"rounds": [1]})
     assert (updated.status, updated.pending, updated.params) == ("in_progress", 6,
                                                                 {"rounds": [1]})
-    assert [r.job_id for r in store.list()] == ["j2", "j1"]
+    assert [r.job_id for r in store.recent()] == ["j2", "j1"]
     with pytest.raises(ValueError):
         store.update("j1", status="sleeping")
     with pytest.raises(NotFoundError):

@@ -132,7 +132,7 @@ def _job_table(records: list) -> Table:
     return table
 
 
-def _report(record) -> None:  # type: ignore[no-untyped-def]
+def _report(record) -> None:
     console.print(f"job {record.job_id}: {record.status} — {record.completed:,} completed, "
                   f"{record.failed:,} failed, {record.pending:,} pending of {record.total:,}"
                   f" ({record.skipped:,} unchanged records skipped)")
@@ -145,7 +145,7 @@ def _report(record) -> None:  # type: ignore[no-untyped-def]
                           f"retry {record.job_id}`)")
 
 
-def _with_progress(run, total_of=None):  # type: ignore[no-untyped-def]
+def _with_progress(run, total_of=None):
     """Run ``run(advance)`` under a rich progress bar of requests."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -186,7 +186,7 @@ def link(left: Annotated[Path, typer.Option(help=CsvOption)],
                         name_k=name_k, geo_k=geo_k)
     started: dict = {}
 
-    def on_start(record) -> None:  # type: ignore[no-untyped-def]
+    def on_start(record) -> None:
         started["id"] = record.job_id
         console.print(f"job {record.job_id} ({record.status}); resume it with "
                       f"`recstack match link --left {left} --right {right} --job "
@@ -205,7 +205,7 @@ def jobs_list(limit: Annotated[int, typer.Option(help="newest first")] = 50) -> 
     """Every link job with its status and request counts."""
     from recstack.matching.jobs import MatchJobs
 
-    console.print(_job_table(MatchJobs(get_settings()).list(limit)))
+    console.print(_job_table(MatchJobs(get_settings()).recent(limit)))
 
 
 @jobs_app.command("status")

@@ -197,7 +197,7 @@ class ChatExecutor:
         ask: Callable[[], Any] = retry(
             retry=retry_if_exception_type(LLMOutputError),
             stop=stop_after_attempt(self.max_attempts),
-            wait=wait_exponential_jitter(initial=self.backoff_s, max=30.0), reraise=True,
+            wait=wait_exponential_jitter(multiplier=self.backoff_s, max=30.0), reraise=True,
         )(lambda: self.client.complete_json(messages, output=output))
         return ask()
 
@@ -223,7 +223,7 @@ class ChatExecutor:
 
 def make_executor(params: dict[str, Any], settings: Any) -> Executor:
     """The executor a job's pinned parameters name (``executor``, ``model``, ``concurrency``,
-    ``max_attempts``).
+    ``max_attempts``, ``poll_s``).
 
     Raises:
         ConfigError: an unknown executor, or ``chat``/``batch`` while the LLM switch is off.
@@ -252,4 +252,4 @@ def make_executor(params: dict[str, Any], settings: Any) -> Executor:
                             max_attempts=int(params.get("max_attempts", 3)))
     from recstack.matching.executors_batch import BatchExecutor
 
-    return BatchExecutor.from_settings(settings, max_attempts=int(params.get("max_attempts", 3)))
+    return BatchExecutor.from_settings(settings, poll_s=float(params.get("poll_s", 5.0)))

@@ -60,7 +60,8 @@ class LinkConfig:
     name_k: int = 10
     geo_k: int = 10
     concurrency: int = 4  # chat: requests in flight at once
-    max_attempts: int = 3  # chat/batch: tries of a request whose answer does not fit
+    max_attempts: int = 3  # chat: tries of a question whose answer does not fit the schema
+    poll_s: float = 5.0  # batch: seconds between polls of a running batch
 
 
 def new_job_id() -> str:
@@ -119,7 +120,7 @@ class MatchJobs:
                               fix="give a positive number of requests per chunk")
         left = read_link_table(config.left, "--left")
         right = read_link_table(config.right, "--right")
-        params = {**{k: str(v) if isinstance(v, Path) else v for k, v in
+        params: dict[str, Any] = {**{k: str(v) if isinstance(v, Path) else v for k, v in
                      asdict(config).items()}, "rounds": [{"plan": "requests.jsonl", "tag": "r0",
                                                           "base_completed": 0, "base_failed": 0}]}
         params["model"] = self._pin_model(config)
@@ -193,8 +194,9 @@ class MatchJobs:
     def status(self, job_id: str) -> JobRecord:
         return self.store.get(job_id)
 
-    def list(self, limit: int = 50) -> list[JobRecord]:
-        return self.store.list(limit)
+    def recent(self, limit: int = 50) -> list[JobRecord]:
+        """The newest jobs first."""
+        return self.store.recent(limit)
 
     # -- phases --------------------------------------------------------------------------
 
@@ -238,7 +240,8 @@ class MatchJobs:
             requests = [to_request(plan, left, right) for plan in plans]
 
             def work(key: str, out: Path, requests: list = requests,
-                     executor: Executor = executor) -> dict[str, int]:
+                     executor: Executor | None = executor) -> dict[str, int]:
+                assert executor is not None
                 lines = _execute(executor, requests, key, job)
                 _atomic_write(out, (json.dumps(line, ensure_ascii=False) for line in lines))
                 return {"completed": sum(1 for x in lines if x["error"] is None),
@@ -341,8 +344,11 @@ class MatchJobs:
         return make_executor(params, self.settings)
 
     def _pin_model(self, config: LinkConfig) -> str | None:
-        """The local matcher's exact version (an alias may move while the job runs)."""
-        if config.executor != "local" or self.executor_factory is not None:
+        """The local matcher's exact version (an alias may move while the job runs), or the
+        LLM's model name (part of every request's hash: another model re-sends all)."""
+        if config.executor != "local":
+            return config.model or self.settings.llm.model
+        if self.executor_factory is not None:
             return config.model
         from recstack.matching.system import SPEC
         from recstack.registry.models import ModelRegistry

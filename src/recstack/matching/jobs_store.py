@@ -126,7 +126,7 @@ class JobStore:
                                 fix="see `recstack match jobs list` for the job ids")
         return _record(rows[0])
 
-    def list(self, limit: int = 50) -> list[JobRecord]:
+    def recent(self, limit: int = 50) -> list[JobRecord]:
         """Newest first."""
         rows = self._run(f"SELECT {', '.join(_FIELDS)} FROM match_jobs "
                          "ORDER BY created_at DESC, job_id LIMIT ?", (limit,))
