@@ -21,20 +21,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from recstack.errors import ConfigError, NotFoundError
 from recstack.jobs import ResumableJob
+from recstack.matching import jobs_files as files
 from recstack.matching.blocking import BlockingConfig
-from recstack.matching.executors import EndpointUnavailable, Executor, error_line
+from recstack.matching.executors import EndpointUnavailable, Executor
 from recstack.matching.jobs_store import TERMINAL, JobRecord, JobStore, open_job_store
 from recstack.matching.link import LinkTable, plan_requests, read_link_table, to_request
 from recstack.settings import Settings
@@ -136,7 +134,7 @@ class MatchJobs:
         inputs = job.folder / "inputs"
         inputs.mkdir(parents=True, exist_ok=True)
         for path, name in ((config.left, "left.csv"), (config.right, "right.csv")):
-            _atomic_copy(path, inputs / name)
+            files.atomic_copy(path, inputs / name)
         return self._plan(record, left, right)
 
     def run(self, job_id: str, advance: Advance | None = None) -> JobRecord:
@@ -144,7 +142,7 @@ class MatchJobs:
         record = self.store.get(job_id)
         if record.status in TERMINAL:
             return record
-        with _job_lock(Path(record.folder), job_id):
+        with files.job_lock(Path(record.folder), job_id):
             return self._run_locked(self.store.get(job_id), advance)
 
     def _run_locked(self, record: JobRecord, advance: Advance | None) -> JobRecord:
@@ -152,7 +150,8 @@ class MatchJobs:
             left, right = self._inputs(record)
             record = self._plan(record, left, right)
         if record.status == "in_progress":
-            record = self._send(record, advance)
+            with files.quiet_chunk_log():
+                record = self._send(record, advance)
         if record.status in ("finalizing", "cancelling"):
             record = self._finalize(record)
         return record
@@ -164,14 +163,15 @@ class MatchJobs:
             raise ConfigError(f"job {job_id!r} is {record.status}", field="job_id",
                               fix="retry a completed or expired job; resume a running one with "
                                   "`recstack match link --job ID`")
-        failed = {json.loads(line)["custom_id"] for line in _lines(record.error_path)}
+        failed = {json.loads(line)["custom_id"] for line in files.lines(record.error_path)}
         if not failed:
             return record
         rounds = record.params["rounds"]
         tag = f"r{len(rounds)}"
         plan = Path(record.folder) / f"retry-{tag}.jsonl"
-        _atomic_write(plan, (line for line in _lines(Path(record.folder) / "requests.jsonl")
-                             if json.loads(line)["custom_id"] in failed))
+        everything = files.lines(Path(record.folder) / "requests.jsonl")
+        files.atomic_write(plan, (line for line in everything
+                                  if json.loads(line)["custom_id"] in failed))
         rounds.append({"plan": plan.name, "tag": tag, "base_completed": record.completed,
                        "base_failed": record.failed - len(failed)})
         self.store.update(job_id, status="in_progress", params=record.params,
@@ -187,7 +187,7 @@ class MatchJobs:
             raise ConfigError(f"job {job_id!r} is {record.status} already", field="job_id",
                               fix="cancel a job that is validating or in progress")
         self.store.update(job_id, status="cancelling")
-        if _running(Path(record.folder)):
+        if files.running(Path(record.folder)):
             return self.store.get(job_id)
         return self._finalize(self.store.get(job_id))
 
@@ -211,15 +211,18 @@ class MatchJobs:
                 skipped += 1
             else:
                 kept.append(json.dumps(line))
-        _atomic_write(Path(record.folder) / "requests.jsonl", kept)
-        return self.store.update(record.job_id, status="in_progress", total=len(kept),
+        files.atomic_write(Path(record.folder) / "requests.jsonl", kept)
+        # A `jobs cancel` from another shell while planning wins over moving on.
+        status = "cancelling" if self.store.get(record.job_id).status == "cancelling" \
+            else "in_progress"
+        return self.store.update(record.job_id, status=status, total=len(kept),
                                  skipped=skipped, completed=0, failed=0,
                                  message=f"{len(kept)} requests, {skipped} unchanged skipped")
 
     def _send(self, record: JobRecord, advance: Advance | None) -> JobRecord:
         job = ResumableJob(self.root, record.job_id, suffix=".jsonl")
         round_ = record.params["rounds"][-1]
-        chunks = _chunks(Path(record.folder) / round_["plan"], round_["tag"],
+        plan_chunks = files.chunks(Path(record.folder) / round_["plan"], round_["tag"],
                          record.params["chunk_size"])
         done = set(job.status().done)
         record = self._count(record, job)
@@ -227,7 +230,7 @@ class MatchJobs:
             advance(record.completed + record.failed)
         left, right = self._inputs(record)
         executor: Executor | None = None
-        for key, plans in chunks:
+        for key, plans in plan_chunks:
             if key in done:
                 continue
             current = self.store.get(record.job_id)
@@ -242,8 +245,8 @@ class MatchJobs:
             def work(key: str, out: Path, requests: list = requests,
                      executor: Executor | None = executor) -> dict[str, int]:
                 assert executor is not None
-                lines = _execute(executor, requests, key, job)
-                _atomic_write(out, (json.dumps(line, ensure_ascii=False) for line in lines))
+                lines = files.execute_chunk(executor, requests, key, job)
+                files.atomic_write(out, (json.dumps(line, ensure_ascii=False) for line in lines))
                 return {"completed": sum(1 for x in lines if x["error"] is None),
                         "failed": sum(1 for x in lines if x["error"] is not None)}
 
@@ -272,12 +275,12 @@ class MatchJobs:
         lines: dict[str, dict[str, Any]] = {}
         unsent: list[dict[str, Any]] = []
         for round_ in record.params["rounds"]:
-            for key, plans in _chunks(folder / round_["plan"], round_["tag"],
+            for key, plans in files.chunks(folder / round_["plan"], round_["tag"],
                                       record.params["chunk_size"]):
                 if key not in done:
                     unsent.extend(plans)
                     continue
-                for text in _lines(job.output_path(key)):
+                for text in files.lines(job.output_path(key)):
                     line = json.loads(text)
                     previous = lines.get(line["custom_id"])
                     if previous is None or previous["error"] is not None:
@@ -289,12 +292,12 @@ class MatchJobs:
                         "custom_id": plan["custom_id"], "response": None,
                         "error": {"code": "expired", "message": "the job's completion window "
                                   "passed before this request was sent"}}
-        order = [json.loads(text) for text in _lines(folder / "requests.jsonl")]
+        order = [json.loads(text) for text in files.lines(folder / "requests.jsonl")]
         ordered = [lines[p["custom_id"]] for p in order if p["custom_id"] in lines]
-        _atomic_write(record.output_path, (json.dumps(x, ensure_ascii=False) for x in ordered
-                                           if x["error"] is None))
-        _atomic_write(record.error_path, (json.dumps(x, ensure_ascii=False) for x in ordered
-                                          if x["error"] is not None))
+        files.atomic_write(record.output_path, (json.dumps(x, ensure_ascii=False)
+                                                for x in ordered if x["error"] is None))
+        files.atomic_write(record.error_path, (json.dumps(x, ensure_ascii=False)
+                                               for x in ordered if x["error"] is not None))
         self.store.save_link_hashes(record.link_key, [
             (p["custom_id"], p["hash"]) for p in order
             if p["custom_id"] in lines and lines[p["custom_id"]]["error"] is None], record.job_id)
@@ -316,7 +319,7 @@ class MatchJobs:
         for key in done:
             if not key.startswith(round_["tag"] + "-"):
                 continue
-            for text in _lines(job.output_path(key)):
+            for text in files.lines(job.output_path(key)):
                 if json.loads(text)["error"] is None:
                     completed += 1
                 else:
@@ -360,89 +363,3 @@ class MatchJobs:
                                   "RECSTACK_MATCHING__DEFAULT_MODEL")
         info = ModelRegistry(self.settings).resolve(str(ref))
         return f"{info.name}/{info.version}"
-
-
-def _execute(executor: Executor, requests: list, key: str, job: ResumableJob
-             ) -> list[dict[str, Any]]:
-    """The executor's lines; an executor bug fails the chunk's requests, not the job."""
-    try:
-        if getattr(executor, "remembers", False):  # the batch executor keeps remote ids
-            return executor.execute(requests, key=key, memo=job.parameters)  # type: ignore[call-arg]
-        return executor.execute(requests)
-    except EndpointUnavailable:
-        raise
-    except Exception as exc:
-        log.warning("chunk %s failed: %s", key, exc)
-        return [error_line(r, "executor_error", f"{type(exc).__name__}: {exc}")
-                for r in requests]
-
-
-def _chunks(plan: Path, tag: str, size: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    batch: list[dict[str, Any]] = []
-    index = 0
-    for text in _lines(plan):
-        batch.append(json.loads(text))
-        if len(batch) == size:
-            yield f"{tag}-{index:06d}", batch
-            batch, index = [], index + 1
-    if batch:
-        yield f"{tag}-{index:06d}", batch
-
-
-def _lines(path: Path) -> Iterator[str]:
-    if not path.is_file():
-        return
-    with path.open(encoding="utf-8") as handle:
-        for text in handle:
-            if text.strip():
-                yield text
-
-
-def _atomic_write(path: Path, lines: Any) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        for text in lines:
-            handle.write(text.rstrip("\n") + "\n")
-    os.replace(temporary, path)
-
-
-def _atomic_copy(source: Path, target: Path) -> None:
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    shutil.copyfile(source, temporary)
-    os.replace(temporary, target)
-
-
-@contextmanager
-def _job_lock(folder: Path, job_id: str) -> Iterator[None]:
-    """One process runs a job at a time, for the whole run (the spine's lock covers one
-    chunk); the kernel releases it when the process dies."""
-    import fcntl
-
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "link.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError(f"job {job_id!r} is running in another process", field="--job",
-                              fix="wait for it, or cancel it with `recstack match jobs cancel "
-                                  f"{job_id}`") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _running(folder: Path) -> bool:
-    """Whether a process runs the job (holds its link lock)."""
-    import fcntl
-
-    lock = folder / "link.lock"
-    if not lock.exists():
-        return False
-    with open(lock, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
