@@ -110,3 +110,35 @@ def test_an_unreachable_endpoint_pauses_requests_as_pending_and_resume_sends_the
     resumed = up.link(config, "outage")
     assert (resumed.status, resumed.completed) == ("completed", 4)
     assert answers(resumed) == EXPECTED
+
+
+def test_a_resumed_batch_chunk_polls_the_batch_it_created_instead_of_sending_it_again(
+        tmp_path, scripted_llm, tables):
+    from recstack.llm.batches import BatchClient, chat_request
+    from recstack.matching.executors import Selection, select_messages
+    from recstack.matching.executors_batch import BatchExecutor
+    from recstack.matching.link import plan_requests, read_link_table, to_request
+
+    scripted_llm.script(SCRIPT)
+    settings = scripted_llm.settings(Settings(home=tmp_path / "home"))
+    left, right = (read_link_table(path) for path in tables)
+    requests = [to_request(plan, left, right) for plan in plan_requests(left, right)]
+    client = BatchClient(settings.llm)
+    # What a process killed while polling left behind: the 1:N batch exists, its id is saved.
+    first = client.create(client.upload([chat_request(r.custom_id, select_messages(r),
+                                                      settings.llm, Selection)
+                                         for r in requests]))
+    saved = {"chunk.select": first.id}
+
+    def memo(initial):
+        for name, value in initial.items():
+            saved.setdefault(name, value)
+        return dict(saved)
+
+    lines = BatchExecutor(client, poll_s=0.01).execute(requests, key="chunk", memo=memo)
+    got = {x["custom_id"]: (x["response"]["selected"], x["response"]["verified"],
+                            x["response"]["match"]) for x in lines}
+    assert got == EXPECTED
+    asked = [r["messages"][-1]["content"] for r in scripted_llm.requests()]
+    assert sum("Which of these candidates" in q for q in asked) == 4  # once each, not twice
+    assert saved["chunk.select"] == first.id and "chunk.verify" in saved
