@@ -20,7 +20,9 @@ A request that cannot be answered after its retries becomes an error line (re-pr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import random
+import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, Protocol
 
@@ -185,21 +187,20 @@ class ChatExecutor:
                 raise EndpointUnavailable(str(exc)) from exc
 
     def _ask(self, messages: list[dict[str, str]], output: type[BaseModel]) -> Any:
-        from tenacity import (
-            retry,
-            retry_if_exception_type,
-            stop_after_attempt,
-            wait_exponential_jitter,
-        )
-
+        """One question; an answer that does not fit ``output`` is asked again after
+        ``backoff_s``, doubled each time with full jitter (connection errors, 429 and 5xx are
+        retried by the client itself). tenacity would do this, but it is no dependency of
+        recstack, and the loop is this short."""
         from recstack.llm import LLMOutputError
 
-        ask: Callable[[], Any] = retry(
-            retry=retry_if_exception_type(LLMOutputError),
-            stop=stop_after_attempt(self.max_attempts),
-            wait=wait_exponential_jitter(multiplier=self.backoff_s, max=30.0), reraise=True,
-        )(lambda: self.client.complete_json(messages, output=output))
-        return ask()
+        for attempt in range(self.max_attempts):
+            try:
+                return self.client.complete_json(messages, output=output)
+            except LLMOutputError:
+                if attempt + 1 == self.max_attempts:
+                    raise
+                time.sleep(random.uniform(0, min(30.0, self.backoff_s * 2 ** attempt)))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _one(self, request: LinkRequest) -> dict[str, Any]:
         from recstack.llm import LLMOutputError
