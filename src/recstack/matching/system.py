@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 
 from recstack.system import DemoStep, ModelKind, SystemSettings, SystemSpec
 
@@ -13,6 +15,11 @@ class MatchingSettings(SystemSettings):
     default_model: str | None = Field(
         "place-matcher@champion", description="registered matcher served when a request names "
                                               "none")
+    jobs_dir: Path | None = Field(
+        None, description="folder of link jobs' files (inputs, outputs); default HOME/match-jobs")
+    job_store_dsn: SecretStr | None = Field(
+        None, description="postgresql://… keeps the match-job table in PostgreSQL (needs "
+                          "psycopg); unset: SQLite in jobs_dir")
 
 
 MATCHER = ModelKind(
