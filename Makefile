@@ -47,7 +47,7 @@ demo: install  ## generate data, train, register, evaluate, serve on localhost:8
 test: dev lint typecheck unit  ## ruff, mypy, pytest
 
 lint: dev
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks dags
 	$(BIN)/lint-imports
 
 typecheck: dev
