@@ -5,8 +5,8 @@ The seed's two databases name the same place in different scripts ("부산광역
 database, "Busan" in the global one), where every string similarity of the base features is
 near zero. Here both names are brought into one alphabet first:
 
-- **romanisation**: Hangul runs go through ``korean-romanizer`` (Revised Romanization), so
-  "부산" → "busan"; Latin text is kept. Administrative and POI suffixes are cut off both sides
+- **romanisation**: Hangul runs go through ``hangul-romanize`` (Revised Romanization letters,
+  syllable by syllable, BSD licence), so "부산" → "busan"; Latin text is kept. Administrative and POI suffixes are cut off both sides
   (시/광역시/특별시/역/공항/국제공항, "City", "-si", "Station", "Airport") and remembered as the
   place's **kind**: "서울역" is a station, "Seoul" a city — similar names, different places.
 - **consonant skeleton**: Korean spellings of foreign names add vowels ("로스앤젤레스" →
@@ -55,15 +55,17 @@ _CLASSES = str.maketrans({"l": "r", "p": "b", "f": "b", "v": "b", "t": "d", "k":
 _DROPPED = re.compile(r"[aeiouyhw\W\d_]+")
 
 
-def _romanizer() -> Any:
+@lru_cache(maxsize=1)
+def _transliter() -> Any:
     try:
-        from korean_romanizer.romanizer import Romanizer
+        from hangul_romanize import Transliter
+        from hangul_romanize.rule import academic
     except ModuleNotFoundError:
-        raise ConfigError("Korean romanisation needs korean-romanizer, which is not installed",
-                          field="extra 'matching'",
-                          fix="pip install -e '.[matching]' (or pip install korean-romanizer)"
+        raise ConfigError("Korean romanisation needs hangul-romanize, which is not installed",
+                          field="extra 'nlu'",
+                          fix="pip install -e '.[nlu]' (or `make install`)"
                           ) from None
-    return Romanizer
+    return Transliter(academic)
 
 
 # Latin letters that Unicode does not decompose into a base letter and a mark.
@@ -87,9 +89,12 @@ def romanize(text: str) -> str:
     ``"seoul tower"``)."""
     if not _HANGUL_RUN.search(text):
         return fold(text)
-    romanizer = _romanizer()
-    # Romanise whole syllable runs: the romaniser applies sound changes across syllables.
-    return fold(_HANGUL_RUN.sub(lambda m: romanizer(m.group()).romanize(), text))
+    transliter = _transliter()
+    # Letter by letter, without the sound changes of official romanisation: foreign names
+    # spelt in Hangul keep their letters ("로스앤젤레스" → "loseuaenjelleseu", near "los
+    # angeles"). The rule marks ambiguous syllable joins with "-": not part of the name.
+    return fold(_HANGUL_RUN.sub(lambda m: transliter.translit(m.group()).replace("-", ""),
+                                text))
 
 
 def split_kind(name: str) -> tuple[str, str]:
