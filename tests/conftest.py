@@ -49,3 +49,73 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory):
         versions[model] = result.version
     ModelRegistry(settings).promote("travel-next-item", versions["itemknn"].version, "champion")
     return settings, versions
+
+
+class ScriptedLLM:
+    """Handle on a running ``recstack.llm.scripted_server`` process (see ``scripted_llm``)."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.url = f"{root}/v1"
+
+    def script(self, rules: list[dict]) -> None:
+        """Replace the rules (and forget the requests received so far)."""
+        import httpx
+
+        httpx.put(f"{self.root}/_script", json=rules, timeout=10).raise_for_status()
+
+    def requests(self) -> list[dict]:
+        """The request bodies received since the last ``script``, oldest first."""
+        import httpx
+
+        return httpx.get(f"{self.root}/_requests", timeout=10).json()
+
+    def settings(self, settings, **llm):
+        """A copy of ``settings`` with the LLM switch pointed at this server."""
+        fields = {"base_url": self.url, "model": "scripted", "max_retries": 0, "timeout_s": 5.0,
+                  **llm}
+        return settings.model_copy(update={"llm": settings.llm.model_copy(update=fields)})
+
+
+@pytest.fixture(scope="session")
+def _scripted_llm_process():
+    import subprocess
+    import sys
+
+    import httpx
+
+    from recstack.server import free_port
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "recstack.llm.scripted_server",
+                                "--port", str(port)])
+    root = f"http://127.0.0.1:{port}"
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the scripted LLM server exited ({process.returncode})")
+        try:
+            if httpx.get(f"{root}/v1/models", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the scripted LLM server did not answer within 60 s")
+        time.sleep(0.1)
+    yield ScriptedLLM(root)
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture()
+def scripted_llm(_scripted_llm_process: ScriptedLLM) -> ScriptedLLM:
+    """A real OpenAI-compatible HTTP server process answering from a script (no rules yet).
+
+    ``scripted_llm.script([{"when": "substring", "reply": "..."}])`` sets its answers;
+    ``scripted_llm.settings(settings)`` turns the LLM switch on towards it.
+    """
+    _scripted_llm_process.script([])
+    return _scripted_llm_process

@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recstack.errors import ConfigError
 from recstack.features.config import FeatureStoreSettings
+from recstack.llm.config import LLMSettings
 from recstack.monitoring.config import MonitoringSettings
 
 SectionT = TypeVar("SectionT", bound=BaseSettings)
@@ -118,6 +119,7 @@ class Settings(BaseSettings):
     data: DataSettings = DataSettings()
     features: FeatureStoreSettings = FeatureStoreSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    llm: LLMSettings = LLMSettings()
     systems: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="overrides of systems' sections by system name; "
         "each system also reads RECSTACK_<SYSTEM>__<FIELD> (see Settings.section)")
