@@ -6,12 +6,13 @@ database, "Busan" in the global one), where every string similarity of the base 
 near zero. Here both names are brought into one alphabet first:
 
 - **romanisation**: Hangul runs go through ``hangul-romanize`` (Revised Romanization letters,
-  syllable by syllable, BSD licence), so "부산" → "busan"; Latin text is kept. Administrative and POI suffixes are cut off both sides
-  (시/광역시/특별시/역/공항/국제공항, "City", "-si", "Station", "Airport") and remembered as the
-  place's **kind**: "서울역" is a station, "Seoul" a city — similar names, different places.
+  syllable by syllable, BSD licence), so "부산" → "busan"; Latin text is kept. Administrative
+  and POI suffixes are cut off both sides (시/광역시/특별시/역/공항/국제공항, "City", "-si",
+  "Station", "Airport") and remembered as the place's **kind**: "서울역" is a station,
+  "Seoul" a city — similar names, different places.
 - **consonant skeleton**: Korean spellings of foreign names add vowels ("로스앤젤레스" →
-  "roseuaenjelreseu") and merge consonants (l/r, p/f, b/v); the skeleton drops vowels and maps
-  each consonant to its class ("rsnjrs" for both that and "Los Angeles").
+  "loseuaenjelleseu") and merge consonants (l/r, p/f, b/v); the skeleton drops vowels and maps
+  each consonant to its class ("rsnjrs" for that, "rsnrs" for "Los Angeles").
 - **e5** (``embedding=True``): the cosine of the multilingual-e5-small embeddings of the two
   names (:mod:`recstack.encoders`), computed once per distinct name.
 

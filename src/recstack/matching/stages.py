@@ -13,6 +13,10 @@ Callers (``recstack match link``, package recommendation, batch jobs) use
 :func:`select_one_of_n` / :func:`verify_pair` for one record, or :func:`select_many` /
 :func:`verify_many` for many at once (one scorer call for all pairs: far faster).
 :func:`two_stage_report` measures precision and recall after each stage on labelled groups.
+
+With the LLM switch on (``RECSTACK_LLM__BASE_URL``), :class:`LLMJudge` asks both questions of
+the LLM with structured answers (the candidate's number, or yes/no), starting from the seed's
+prompts, and falls back to a local scorer whenever the endpoint is unavailable.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 from recstack.errors import ConfigError
 from recstack.matching.data import PairSet, Record
 
-__all__ = ["CandidateGroup", "Scorer", "Selection", "Verification", "as_scorer",
+__all__ = ["CandidateGroup", "LLMJudge", "Scorer", "Selection", "Verification", "as_scorer",
            "groups_from_pairs", "select_many", "select_one_of_n", "two_stage_report",
            "verify_many", "verify_pair"]
 
@@ -77,6 +81,9 @@ def select_many(records: Sequence[Record], candidates: Sequence[Sequence[Record]
     if len(records) != len(candidates):
         raise ConfigError(f"{len(records)} records but {len(candidates)} candidate lists",
                           field="candidates", fix="give one candidate list per record")
+    if isinstance(selector, LLMJudge):
+        return [selector.select(r, list(group)) for r, group in zip(records, candidates,
+                                                                     strict=True)]
     score = as_scorer(selector)
     left = [r for r, group in zip(records, candidates, strict=True) for _ in group]
     right = [c for group in candidates for c in group]
@@ -116,6 +123,8 @@ def verify_many(left: Sequence[Record], right: Sequence[Record], verifier: Any, 
     """Stage 2 for many chosen pairs (``left[i]`` with ``right[i]``), in one scorer call."""
     if not left:
         return []
+    if isinstance(verifier, LLMJudge):
+        return [verifier.verify(a, b) for a, b in zip(left, right, strict=True)]
     scores = as_scorer(verifier)(PairSet(list(left), list(right)))
     return [Verification(bool(s >= threshold), float(s)) for s in scores]
 
@@ -192,3 +201,86 @@ def two_stage_report(groups: Sequence[CandidateGroup], selector: Any, verifier: 
             "wrong_removed_share": removed / stage1["wrong"] if stage1["wrong"] else 0.0,
             "correct_lost_share": (correct_1 - correct_2) / correct_1 if correct_1 else 0.0,
             "select_threshold": select_threshold, "verify_threshold": verify_threshold}
+
+
+# The seed's prompts as the starting point. Its 1:1 question also said "or nearby"; that is
+# dropped here, since a city's station or airport is nearby and still another place.
+SELECT_PROMPT = ("You match places between two databases whose names may be in different "
+                 "languages (Korean, English) or spellings. Which candidate is the same place "
+                 "as the query? Answer with the candidate's number, or 0 if none is.")
+VERIFY_PROMPT = ("You check place matches between two databases whose names may be in "
+                 "different languages (Korean, English) or spellings. Answer yes if A and B "
+                 "are the same place, else no.")
+
+
+def _describe(record: Record) -> str:
+    where = f" at ({record.lat:.5f}, {record.lon:.5f})" if record.has_coordinates else ""
+    address = f", {record.address}" if record.address else ""
+    return f"{record.name}{address}{where}"
+
+
+class LLMJudge:
+    """Both stages asked of the LLM behind the switch (:mod:`recstack.llm`), with structured
+    answers; a local scorer answers whenever the endpoint is unavailable.
+
+    Pass it as ``selector`` and/or ``verifier``. Scores are 1.0 for the LLM's pick or yes and
+    0.0 otherwise; the fallback's own scores when it answered instead.
+
+    Args:
+        client: an open :class:`recstack.llm.ChatClient` (``open_chat_client(settings)``).
+        fallback: the local scorer (a fitted matcher or bundle) used when the LLM is down.
+        threshold: the fallback's decision threshold.
+    """
+
+    def __init__(self, client: Any, fallback: Any, *, threshold: float = 0.5):
+        self.client = client
+        self.fallback = fallback
+        self.threshold = threshold
+        self.fallbacks = 0  # calls the local scorer answered because the LLM was unavailable
+
+    def select(self, record: Record, candidates: list[Record]) -> Selection:
+        from pydantic import BaseModel, Field
+
+        from recstack.llm import LLMUnavailable
+
+        class Choice(BaseModel):
+            candidate: int = Field(ge=0, le=len(candidates),
+                                   description="the matching candidate's number, 0 for none")
+
+        if not candidates:
+            return Selection(None, float("nan"), np.empty(0))
+        listing = "\n".join(f"{i}. {_describe(c)}" for i, c in enumerate(candidates, start=1))
+        try:
+            answer = self.client.complete_json(
+                [{"role": "system", "content": SELECT_PROMPT},
+                 {"role": "user", "content": f"Query: {_describe(record)}\nCandidates:\n"
+                                             f"{listing}"}], Choice)
+        except LLMUnavailable:
+            self.fallbacks += 1
+            return select_many([record], [candidates], self.fallback,
+                               threshold=self.threshold)[0]
+        scores = np.zeros(len(candidates))
+        if answer.candidate == 0:
+            return Selection(None, 0.0, scores)
+        scores[answer.candidate - 1] = 1.0
+        return Selection(answer.candidate - 1, 1.0, scores)
+
+    def verify(self, left: Record, right: Record) -> Verification:
+        from typing import Literal
+
+        from pydantic import BaseModel
+
+        from recstack.llm import LLMUnavailable
+
+        class Verdict(BaseModel):
+            answer: Literal["yes", "no"]
+
+        try:
+            verdict = self.client.complete_json(
+                [{"role": "system", "content": VERIFY_PROMPT},
+                 {"role": "user", "content": f"A: {_describe(left)}\nB: {_describe(right)}"}],
+                Verdict)
+        except LLMUnavailable:
+            self.fallbacks += 1
+            return verify_many([left], [right], self.fallback, threshold=self.threshold)[0]
+        return Verification(verdict.answer == "yes", 1.0 if verdict.answer == "yes" else 0.0)
