@@ -43,9 +43,10 @@ _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]+")
 # Kind → suffixes that mark it, longest first (so 국제공항 wins over 공항). Korean suffixes may be
 # glued to the name ("부산역"); English ones follow a space or a hyphen ("Goyang-si").
 KINDS = ("city", "station", "airport")
-_KO_SUFFIXES = (("airport", ("국제공항", "공항")), ("station", ("기차역", "역")),
+Suffixes = tuple[tuple[str, tuple[str, ...]], ...]
+_KO_SUFFIXES: Suffixes = (("airport", ("국제공항", "공항")), ("station", ("기차역", "역")),
                 ("city", ("특별자치시", "특별시", "광역시", "시")))
-_EN_SUFFIXES = (("airport", ("international airport", "airport", "intl airport")),
+_EN_SUFFIXES: Suffixes = (("airport", ("international airport", "airport", "intl airport")),
                 ("station", ("railway station", "train station", "rail station", "station")),
                 ("city", ("metropolitan city", "special city", "city", "si", "shi")))
 # Consonant classes after romanisation: sounds a Korean spelling of a foreign name merges.

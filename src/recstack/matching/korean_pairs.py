@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from recstack.errors import DataError
+from recstack.matching.crosslingual import split_kind
 from recstack.matching.data import PairSet, Record
 
 __all__ = ["Place", "build_korean_english_pairs", "english_record", "gazetteer_places",
@@ -74,24 +75,25 @@ def gazetteer_places(path: str | Path, *, seed: int = 0, station_share: float = 
         frame = frame.head(limit)
     rng = np.random.default_rng(seed)
     places: list[Place] = []
-    for row in frame.itertuples(index=False):
-        names = tuple(n.strip() for n in str(row.names_ko).split("|") if n.strip())
-        if not names or not str(row.name_en).strip():
+    for row in frame.to_dict("records"):
+        names = tuple(n.strip() for n in str(row["names_ko"]).split("|") if n.strip())
+        city, name_en = str(row["geonameid"]), str(row["name_en"]).strip()
+        if not names or not name_en:
             continue
-        base = dict(group=row.geonameid, name_en=str(row.name_en), names_ko=names,
-                    country=str(row.country_code))
-        lat, lon = float(row.latitude), float(row.longitude)
-        places.append(Place(key=row.geonameid, kind="city", lat=lat, lon=lon, **base))
-        # Derived places keep the city's shortest Hangul name (the one a station is named by).
-        short = (min(names, key=len),)
+        lat, lon = float(row["latitude"]), float(row["longitude"])
+        country = str(row["country_code"])
+        places.append(Place(city, city, "city", name_en, names, lat, lon, country))
+        # Derived places take the city's shortest Hangul name without its 시 ("양저우 시" →
+        # "양저우역", not "양저우 시역").
+        short = (split_kind(min(names, key=len))[0],)
         if rng.random() < station_share:
             dlat, dlon = _offset(rng, lat, 1_000, 4_000)
-            places.append(Place(key=f"{row.geonameid}:station", kind="station", lat=lat + dlat,
-                                lon=lon + dlon, **{**base, "names_ko": short}))
+            places.append(Place(f"{city}:station", city, "station", name_en, short,
+                                lat + dlat, lon + dlon, country))
         if rng.random() < airport_share:
             dlat, dlon = _offset(rng, lat, 10_000, 25_000)
-            places.append(Place(key=f"{row.geonameid}:airport", kind="airport", lat=lat + dlat,
-                                lon=lon + dlon, **{**base, "names_ko": short}))
+            places.append(Place(f"{city}:airport", city, "airport", name_en, short,
+                                lat + dlat, lon + dlon, country))
     return places
 
 

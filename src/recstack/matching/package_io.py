@@ -83,7 +83,7 @@ class CatalogueIn(BaseModel):
         return self
 
 
-def _field(error: dict[str, Any], prefix: str) -> str:
+def _field(error: Any, prefix: str) -> str:
     return ".".join([prefix, *(str(p) for p in error["loc"])]).strip(".")
 
 

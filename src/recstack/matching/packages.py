@@ -185,7 +185,9 @@ def synthetic_packages(places: Sequence[Place], *, n_packages: int = 200, seed: 
     """Packages of nearby real places (company database: Korean names, its own coordinates).
 
     Each package starts at a random place and visits a random subset of its nearest places in
-    the same country. Returns the packages and, per package, the places its stops are.
+    the same country. The company database holds one record per place, which every package
+    visiting the place shares. Returns the packages and, per package, the places its stops
+    are.
     """
     from sklearn.neighbors import BallTree
 
@@ -203,6 +205,7 @@ def synthetic_packages(places: Sequence[Place], *, n_packages: int = 200, seed: 
              if len(members) > max_stops * 2}
     packages: list[Package] = []
     stops_of: list[list[Place]] = []
+    company: dict[str, Record] = {}  # the company database's one record per place
     for number in range(n_packages):
         start = places[eligible[int(rng.integers(len(eligible)))]]
         members = by_country[start.country]
@@ -212,7 +215,10 @@ def synthetic_packages(places: Sequence[Place], *, n_packages: int = 200, seed: 
         size = int(rng.integers(min_stops, max_stops + 1))
         chosen = [pool[0], *rng.choice(pool[1:], size=size - 1, replace=False).tolist()]
         itinerary = [places[i] for i in chosen]
-        stops = [korean_record(p, rng, missing=0.2, jitter_m=800) for p in itinerary]
+        for place in itinerary:
+            if place.key not in company:
+                company[place.key] = korean_record(place, rng, missing=0.2, jitter_m=800)
+        stops = [company[p.key] for p in itinerary]
         packages.append(Package(f"pkg-{number:04d}", f"{itinerary[0].names_ko[0]} 외 "
                                 f"{size - 1}곳", stops))
         stops_of.append(itinerary)
