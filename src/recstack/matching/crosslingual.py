@@ -272,12 +272,3 @@ def roman_candidates(left: list[Any], right: list[Any], config: Any) -> list[np.
         out.extend(np.sort(row) for row in top)
     return out
 
-
-def _register_blocker() -> None:
-    from recstack.matching.blocking import blocker_names, register_blocker
-
-    if ROMAN_BLOCKER not in blocker_names():
-        register_blocker(ROMAN_BLOCKER, roman_candidates)
-
-
-_register_blocker()
