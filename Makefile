@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 
 .PHONY: demo test lint typecheck unit install dev bench clean benchmark benchmark-sequential \
 	benchmark-serving benchmark-embeddings benchmark-embeddings-sweep benchmark-treatment \
-	benchmark-features benchmark-monitoring
+	benchmark-features benchmark-monitoring airflow
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,19 @@ $(VENV)/.bench-installed: pyproject.toml | $(VENV)/.dev-installed
 	$(BIN)/pip install -q -e '.[dev,torch,embeddings,nlu,serve,chat,llm,bench]'
 	@touch $@
 
+# Airflow 3 in its own virtualenv (its pins are many; never a dependency of recstack), with
+# recstack installed into it so that the DAGs in dags/ import the task functions.
+AIRFLOW_VENV := .venv-airflow
+$(AIRFLOW_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install -q apache-airflow==3.3.2
+	$(AIRFLOW_VENV)/bin/pip install -q -e .
+	@touch $@
+
 install: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
 bench: $(VENV)/.bench-installed
+airflow: $(AIRFLOW_VENV)/.installed  ## Airflow's virtualenv (the DAG tests in tests/pipelines need it)
 
 demo: install  ## generate data, train, register, evaluate, serve on localhost:8000
 	$(BIN)/recstack demo
@@ -71,4 +81,4 @@ benchmark-monitoring: bench  ## drift on 1M x 100, recstack vs Evidently
 	$(BIN)/python benchmarks/drift.py
 
 clean:
-	rm -rf $(VENV) .recstack .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) .recstack .pytest_cache .mypy_cache .ruff_cache

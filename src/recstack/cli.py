@@ -20,6 +20,7 @@ from rich.table import Table
 from recstack.errors import RecstackError, missing_extra
 from recstack.features.cli import app as features_app
 from recstack.monitoring.cli import app as monitoring_app
+from recstack.pipelines.cli import build_app as build_pipeline_app
 from recstack.settings import get_settings
 from recstack.system import SystemSpec, resolve
 from recstack.systems import installed_systems
@@ -46,6 +47,7 @@ def build_app(specs: list[SystemSpec] | None = None) -> typer.Typer:
     root.add_typer(models_app, name="models")
     root.add_typer(features_app, name="features")
     root.add_typer(monitoring_app, name="monitor")
+    root.add_typer(build_pipeline_app(specs), name="pipeline")
     for spec in specs:
         if spec.cli is None:
             continue

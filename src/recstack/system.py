@@ -129,6 +129,8 @@ class SystemSpec:
         cli_name: the command group's name when it differs from ``name``.
         demo: its step in ``recstack demo``.
         resources: what the service must open and close for it.
+        pipelines: ``"module:attribute"`` of its list of :class:`recstack.pipelines.Pipeline`
+            (what ``recstack pipeline run`` and the Airflow DAGs schedule).
     """
 
     name: str
@@ -140,6 +142,7 @@ class SystemSpec:
     cli_name: str | None = None
     demo: DemoStep | None = None
     resources: tuple[Resource, ...] = ()
+    pipelines: str | None = None
 
     @property
     def command(self) -> str:

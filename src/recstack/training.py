@@ -6,7 +6,9 @@ or by default the ``.loss`` the model's forward returns). Around that it runs wh
 would otherwise write again: mixed precision (bf16 autocast on CPU, fp16 with a gradient scaler on
 CUDA), six learning-rate schedules, gradient clipping, early stopping and best-epoch selection on
 any metric the validator returns (``monitor``, ``mode``), checkpoint and resume, a wall-clock
-budget, seeds and rich progress. Imports torch: only code that trains a neural model imports it.
+budget, seeds and rich progress. Under ``torchrun`` (a process group opened by
+``recstack.distributed.init_distributed``) the same loop trains with DistributedDataParallel, each
+rank on a shard of the batches. Imports torch: only code that trains a neural model imports it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
+from recstack import distributed
 from recstack.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -251,8 +254,13 @@ class Trainer:
         cfg = self.config
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)
         steps = steps_per_epoch or (len(batches) if isinstance(batches, Sized) else None)
+        group = distributed.current()  # None unless torchrun started several ranks
+        torch.manual_seed(cfg.seed + (group.rank if group else 0))  # a rank's own dropout
+        if group is not None:
+            batches, steps = distributed.shard_batches(batches, steps, group)
+            self.device = distributed.rank_device(self.device, group)
+            progress = progress and group.is_main
         model.to(self.device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr,
                                       weight_decay=cfg.weight_decay)
@@ -262,6 +270,10 @@ class Trainer:
                                        device=str(self.device)),
                        np.random.default_rng(cfg.seed))
         start_epoch = state.resume(cfg.checkpoint_dir)
+        trained: nn.Module = model
+        if group is not None:  # after resume: every rank has loaded the same checkpoint
+            trained = nn.parallel.DistributedDataParallel(
+                model, device_ids=[group.local_rank] if self.device.type == "cuda" else None)
         started = time.monotonic()
         with _progress(progress) as bar:
             task = bar.add_task("training", total=steps)
@@ -269,10 +281,12 @@ class Trainer:
                 if state.history.stopped_early:
                     break  # resumed from a run whose patience had already run out
                 bar.reset(task, total=steps, description=f"epoch {epoch}")
-                record = self._epoch(model, batches, loss_fn or model_loss, state, epoch,
+                record = self._epoch(trained, batches, loss_fn or model_loss, state, epoch,
                                      lambda: bar.advance(task))
                 if validate is not None and epoch % cfg.eval_every == 0:
-                    record.valid = self._validate(model, validate)
+                    # under DDP rank 0 validates (all ranks hold the same weights) for all
+                    record.valid = distributed.on_main(lambda: self._validate(model, validate),
+                                                       group)
                     state.observe(record)
                 if state.scheduler is not None and not isinstance(state.scheduler,
                                                                   _Plateau | _OneCycle):
@@ -284,7 +298,11 @@ class Trainer:
                     state.history.stop_reason = "max_minutes"
                     log.info("stopping after epoch %d: the %.1f-minute budget is spent", epoch,
                              cfg.max_minutes)
-                state.save(cfg.checkpoint_dir, epoch)
+                if group is not None:  # rank 0's clock decides for all: every rank stops together
+                    state.history.stop_reason = distributed.broadcast(state.history.stop_reason,
+                                                                      group)
+                if group is None or group.is_main:
+                    state.save(cfg.checkpoint_dir, epoch)
                 if on_epoch is not None:
                     on_epoch(record)
                 log.debug("epoch %d: %s", epoch, record)
@@ -320,10 +338,13 @@ class Trainer:
             total += float(loss.detach())
             count += 1
             tick()
-        if not math.isfinite(total):
-            raise ConfigError(f"the loss became {total} in epoch {epoch}", field="lr",
+        mean = total / max(count, 1)
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            mean = distributed.mean_across(mean, count, self.device)  # every rank stops on nan
+        if not math.isfinite(mean):
+            raise ConfigError(f"the loss became {mean} in epoch {epoch}", field="lr",
                               fix="lower the learning rate or turn amp off")
-        return EpochRecord(epoch=epoch, loss=total / max(count, 1),
+        return EpochRecord(epoch=epoch, loss=mean,
                            seconds=time.perf_counter() - started,
                            lr=float(state.optimizer.param_groups[0]["lr"]))
 

@@ -30,7 +30,7 @@ def test_cli_build_is_idempotent_and_ask_prints_json(cli_env):
     from recstack.cli import build_app
 
     runner = CliRunner()
-    built = runner.invoke(build_app(), ["chat", "build"], env={"COLUMNS": "200"})
+    built = runner.invoke(build_app(), ["chat", "build", "--no-vectors"], env={"COLUMNS": "200"})
     assert built.exit_code == 0 and "nothing changed" in built.output, built.output
     asked = runner.invoke(build_app(), ["chat", "ask", QUESTION, "--format", "json"])
     assert asked.exit_code == 0, asked.output

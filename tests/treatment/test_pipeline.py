@@ -55,11 +55,15 @@ def test_report_writes_html_and_figures(treatment_home, tmp_path):
     path = write_report(model, pd.read_csv(root / "test.csv"), tmp_path / "report",
                         potential=pd.read_csv(root / "potential.csv"), n_patients=2)
     html = path.read_text()
-    assert "Overlap" in html and "Coverage" in html and html.count("<img") == 5
+    assert "Overlap" in html and "Coverage" in html and html.count("<img") == 6
+    assert "Is P(in target) calibrated?" in html and "Intervals: adaptive" in html
     evaluation = json.loads((tmp_path / "report" / "evaluation.json").read_text())
     assert 0 <= evaluation["coverage_supported"] <= 1
+    assert 0 <= evaluation["p_in_target_ece"] < 0.1
+    assert sum(b["n"] for b in evaluation["p_in_target_reliability"]) > 0
     assert {p.name for p in (tmp_path / "report").glob("*.png")} >= {
-        "overlap.png", "calibration.png", "coverage.png", "patient_0.png", "patient_1.png"}
+        "overlap.png", "calibration.png", "coverage.png", "patient_0.png", "patient_1.png",
+        "decision_calibration.png"}
 
 
 def test_errors_name_the_field(treatment_home, tmp_path):

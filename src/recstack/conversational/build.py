@@ -23,6 +23,7 @@ from recstack.conversational.schema import (
     ATTRACTION_CSV,
     BANDS,
     MERCHANT_CSV,
+    REVIEW_GLOB,
     SCHEMA_VERSION,
     SHARES,
     ddl,
@@ -59,6 +60,29 @@ def input_files(settings: Settings) -> list[Path]:
     return files
 
 
+def review_files(settings: Settings) -> list[Path]:
+    """The VisitJeju review-keyword CSVs present (none is fine: keywords stay empty)."""
+    return sorted(settings.shared_data_dir.glob(REVIEW_GLOB))
+
+
+def read_review_keywords(files: list[Path]) -> dict[str, str]:
+    """Place name → its reviews' core and positive keywords, most frequent first (at most 20).
+
+    The reviews are of tourist sites; a few are restaurants and cafes (섬타르), which is the
+    only review text the merchants have."""
+    from collections import Counter
+
+    counts: dict[str, Counter[str]] = {}
+    for path in files:
+        frame = pd.read_csv(path, encoding="utf-8-sig")
+        for name, core, positive in zip(frame["TRRSRT_NM"].astype(str).str.strip(),
+                                        frame["CORE_KWRD_CN"].fillna(""),
+                                        frame["AFRM_KWRD_CN"].fillna(""), strict=True):
+            words = [w.strip() for w in f"{core},{positive}".split(",") if w.strip()]
+            counts.setdefault(name, Counter()).update(words)
+    return {name: ",".join(w for w, _ in c.most_common(20)) for name, c in counts.items()}
+
+
 def fingerprint(files: list[Path]) -> str:
     digest = hashlib.sha256(f"schema {SCHEMA_VERSION}".encode())
     for path in files:
@@ -75,8 +99,9 @@ def split_address(address: str) -> tuple[str, str]:
     return "", ""
 
 
-def read_merchants(path: Path) -> pd.DataFrame:
-    """The merchant CSV as the Merchant table's columns (see :mod:`.schema`)."""
+def read_merchants(path: Path, keywords: dict[str, str] | None = None) -> pd.DataFrame:
+    """The merchant CSV as the Merchant table's columns (see :mod:`.schema`); ``keywords``
+    maps a name to its review keywords."""
     raw = pd.read_csv(path, encoding="utf-8-sig")
     places = raw["지역"].fillna("").map(split_address)
     frame = pd.DataFrame({
@@ -92,6 +117,7 @@ def read_merchants(path: Path) -> pd.DataFrame:
     for share in SHARES:
         frame[share.prop] = raw[share.column].astype("float64")
     frame["text"] = raw["text"].fillna("")
+    frame["keywords"] = frame["name"].map(keywords or {}).fillna("")
     return frame
 
 
@@ -152,7 +178,8 @@ def build_graph(settings: Settings, *, force: bool = False,
     """Build (or keep) the graph; see the module docstring for when it changes."""
     started = time.perf_counter()
     files = input_files(settings)
-    inputs = fingerprint(files)
+    reviews = review_files(settings)
+    inputs = fingerprint(files + reviews)
     path = graph_path(settings)
     if path.exists() and not force and _stored_fingerprint(path) == inputs:
         return BuildReport(path, False, {}, time.perf_counter() - started, inputs)
@@ -164,7 +191,7 @@ def build_graph(settings: Settings, *, force: bool = False,
         if progress is not None and task is not None:
             progress.update(task, advance=1, description=f"chat build: {name}")
 
-    merchants = read_merchants(files[0])
+    merchants = read_merchants(files[0], read_review_keywords(reviews))
     placed = merchants[merchants["district"] != ""]
     districts = placed.drop_duplicates("district")[["district", "city", "dong"]].rename(
         columns={"district": "name"})

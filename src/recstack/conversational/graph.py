@@ -16,6 +16,7 @@ from recstack.settings import Settings
 
 GRAPH_FOLDER = "chat"
 GRAPH_FILE = "graph.kuzu"
+THREADS_FILE = "threads.sqlite"
 
 
 class GraphStore(ABC):
@@ -42,6 +43,15 @@ def graph_path(settings: Settings) -> Path:
 
     configured = SPEC.settings_of(settings).graph_path
     return Path(configured) if configured else settings.home / GRAPH_FOLDER / GRAPH_FILE
+
+
+def threads_path(settings: Settings) -> Path:
+    """The conversations' checkpoint file: ``RECSTACK_CHAT__THREADS_PATH``, else
+    ``<home>/chat/threads.sqlite``."""
+    from recstack.conversational.system import SPEC
+
+    configured = SPEC.settings_of(settings).threads_path
+    return Path(configured) if configured else settings.home / GRAPH_FOLDER / THREADS_FILE
 
 
 class KuzuStore(GraphStore):
@@ -130,11 +140,19 @@ class LazyGraph:
         with self._lock:
             if self._asker is None:
                 limit = SPEC.settings_of(self.settings).max_question_chars
-                self._asker = Asker(store, max_chars=limit)
+                from recstack.conversational.recommend import open_recommender
+                from recstack.llm import open_chat_client
+
+                self._asker = Asker(store, max_chars=limit,
+                                    threads_path=threads_path(self.settings),
+                                    recommender=lambda: open_recommender(self.settings, store),
+                                    llm=open_chat_client(self.settings))
             return self._asker
 
     def close(self) -> None:
         with self._lock:
+            if self._asker is not None:
+                self._asker.close()
             if self._store is not None:
                 self._store.close()
                 self._store = None

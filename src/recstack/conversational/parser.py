@@ -74,8 +74,19 @@ _BAND = re.compile(r"(이용\s*건수|방문\s*건수|건수|이용\s*금액|매
 _HOURS = re.compile(r"(오전|오후|밤|저녁|새벽)?\s*(\d{1,2})\s*시?\s*(?:~|-|부터|에서|～)\s*"
                     r"(\d{1,2})\s*시")
 _HOUR = re.compile(r"(오전|오후|밤|저녁|새벽)?\s*(\d{1,2})\s*시")
+# Follow-up and topic words (matched in the question with its spaces removed).
+_RESTRICT = re.compile(r"(그|이|저|위)(중|가운데)(?!섭)|(그|이|저)(곳|집)들(중|가운데)"
+                       r"|거기서|여기서|그결과")
+_SAME_PLACE = re.compile(r"(같은|그|그쪽|이)(동네|지역)|같은(읍|면|동)(?!안)")
+_ELSEWHERE = re.compile(r"(서울|부산|대구|인천|광주광역|대전|울산|세종|경기|강원|충청|전라|경상"
+                        r"|강남|홍대|이태원|성수|전주|여수|경주|강릉|속초|도쿄|오사카)")
+RECOMMEND_WORDS = ("추천", "맛집", "가볼만", "갈만한", "갈곳", "가고싶", "어디가", "데려갈",
+                   "모시고")
+FOOD_WORDS = ("맛집", "식당", "음식", "먹", "밥", "술", "커피", "카페", "디저트", "메뉴", "요리",
+              "식사", "외식", "가게", "가맹점", "흑돼지", "고기", "횟집", "국수", "빵")
 _UNKNOWN_PLACE = re.compile(r"([가-힣0-9]{1,8}(?:동|읍|면))(?=\s|$|에|의|에서|근처|쪽)")
-_UNKNOWN_CATEGORY = re.compile(r"([가-힣A-Za-z]{1,12}(?:집|전문점|식당|가게))(?=\s|$|중|들)")
+_UNKNOWN_CATEGORY = re.compile(r"([가-힣A-Za-z]{1,12}(?:집|전문점|식당|가게))"
+                               r"(?=\s|$|중|들|은|는|도|이|을|에)")
 
 
 @dataclass
@@ -90,11 +101,16 @@ class ParsedQuestion:
     city: str | None = None
     category: str | None = None
     filters: list[tuple[str, int, int]] = field(default_factory=list)
+    among: list[int] | None = None  # a follow-up's "그 중": the previous answer's merchant ids
 
     def cypher(self) -> tuple[str, dict[str, Any]]:
         """The query (ties at the k-th value returned together) and its parameters."""
         pattern = "(m:Merchant)"
-        where, params = [], {}
+        where: list[str] = []
+        params: dict[str, Any] = {}
+        if self.among is not None:
+            where.append("m.id IN $among")
+            params["among"] = [int(i) for i in self.among]
         if self.district:
             pattern += "-[:IN_DISTRICT]->(d:District {name: $district})"
             params["district"] = self.district
@@ -111,8 +127,47 @@ class ParsedQuestion:
         value = f"m.{self.share}"
         return (f"{match} WITH {value} AS v ORDER BY v {order} LIMIT {int(self.k)} "
                 f"WITH {pick}(v) AS t {match}{' AND' if where else ' WHERE'} {value} {compare} t "
-                f"RETURN m.name AS name, {value} AS value, m.district AS district, "
+                f"RETURN m.id AS id, m.name AS name, {value} AS value, m.district AS district, "
                 f"m.category AS category ORDER BY value {order}, name"), params
+
+
+@dataclass
+class Reading:
+    """What one question says, nothing assumed: None where it says nothing. A conversation
+    fills the gaps from the previous turn (:mod:`.conversation`); :meth:`QuestionParser.parse`
+    fills them with the defaults of a question on its own."""
+
+    share: str | None = None  # a Merchant share property, or "tourist" (= lowest local share)
+    low: bool | None = None  # a direction word said 낮은/적은 (True) or 높은/많은 (False)
+    k: int | None = None
+    district: str | None = None
+    city: str | None = None
+    category: str | None = None
+    filters: list[tuple[str, int, int]] = field(default_factory=list)
+    restrict: bool = False  # 그 중 / 이 중 / 거기서: among the previous answer
+    same_place: bool = False  # 같은 동네 / 그 동네: keep the previous district
+    recommend: bool = False  # 추천 / 맛집 / 가볼 만한: an open recommendation
+    food: bool = False  # a word about eating or drinking
+    elsewhere: str | None = None  # a place outside Jeju (서울, 부산 …)
+    topic: str | None = None  # an unknown category word, kept when read with strict=False
+
+    def resolved(self) -> tuple[str, bool] | None:
+        """(share property, descending) or None without a share; 관광객 flips the direction."""
+        if self.share is None:
+            return None
+        if self.share == "tourist":  # 관광객 비중이 높은 = 현지인 비중이 낮은
+            return "local_share", bool(self.low)
+        return self.share, not self.low
+
+    def wants_recommendation(self) -> bool:
+        """An open recommendation: 추천/맛집/모시고 … with no share to rank by, or about a
+        food the categories do not name (흑돼지집)."""
+        return self.recommend and (self.share is None or self.topic is not None)
+
+    def says_anything(self) -> bool:
+        """Whether the question names any slot a follow-up could change."""
+        return bool(self.share or self.low is not None or self.k or self.district or self.city
+                    or self.category or self.filters or self.restrict or self.same_place)
 
 
 def _compact(text: str) -> str:
@@ -170,17 +225,41 @@ class QuestionParser:
 
     def parse(self, question: str) -> ParsedQuestion:
         """The slots of ``question``; a DataError naming what was not understood."""
+        reading = self.read(question)
+        resolved = reading.resolved()
+        if resolved is None:
+            raise DataError("the question names nothing to rank by", field="share",
+                            fix="name an age (30대), gender (여성), 현지인/관광객, a weekday "
+                                "(토요일) or a time (점심, 18시~22시)")
+        return ParsedQuestion(share=resolved[0], descending=resolved[1], k=reading.k or 1,
+                              district=reading.district, city=reading.city,
+                              category=reading.category, filters=reading.filters)
+
+    def read(self, question: str, *, strict: bool = True) -> Reading:
+        """Every slot ``question`` names, nothing assumed; a DataError for a name that is not
+        known (district, category), ambiguous (월평동) or out of range (k, band).
+
+        With ``strict`` False an unknown category word (흑돼지집) is kept as the reading's
+        ``topic`` instead: an open recommendation searches for it by meaning."""
         text = " ".join(question.split())
         compact = _compact(text)
         used = [False] * len(compact)
-        filters, compact_no_band = self._bands(text)
+        filters, text_no_band = self._bands(text)
+        restrict = bool(_RESTRICT.search(compact))
+        same_place = bool(_SAME_PLACE.search(compact))
         district, city = self._district(compact, used)
-        category = self._category(compact, used, text)
-        if district is None:
+        category, topic = self._category(compact, used, text, strict)
+        elsewhere = _ELSEWHERE.search(compact)
+        if district is None and elsewhere is None:
             self._check_unknown_place(text)
-        share, descending = self._share(compact_no_band)
-        return ParsedQuestion(share=share, descending=descending, k=self._k(compact_no_band),
-                              district=district, city=city, category=category, filters=filters)
+        share, low = self._share(text_no_band)
+        return Reading(share=share, low=low, k=self._k(text_no_band), district=district,
+                       city=city, category=category, filters=filters, restrict=restrict,
+                       same_place=same_place,
+                       recommend=any(w in compact for w in RECOMMEND_WORDS),
+                       food=category is not None or topic is not None
+                       or any(w in compact for w in FOOD_WORDS), topic=topic,
+                       elsewhere=elsewhere.group(1) if elsewhere else None)
 
     def _claim(self, compact: str, used: list[bool], aliases: Iterable[str]) -> str | None:
         found = _claim_at(compact, used, aliases)
@@ -208,21 +287,24 @@ class QuestionParser:
                             field="district", fix="say which, e.g. " + names[0])
         return names[0], names[0].split(" ")[0]
 
-    def _category(self, compact: str, used: list[bool], text: str) -> str | None:
+    def _category(self, compact: str, used: list[bool], text: str,
+                  strict: bool = True) -> tuple[str | None, str | None]:
         alias = self._claim(compact, used, self._category_aliases)
         if alias is not None:
-            return self._category_aliases[alias]
+            return self._category_aliases[alias], None
         if "차" in self.categories and "차" in (strip_particle(t) for t in text.split()):
-            return "차"  # the category's own name as a word of its own (노형동 차 중 …)
+            return "차", None  # the category's own name as a word of its own (노형동 차 중 …)
         for match in _UNKNOWN_CATEGORY.finditer(text):
             word = strip_particle(match.group(1))
             if word not in ("맛집", "음식점", "식당", "가게", "전문점"):
+                if not strict:
+                    return None, word
                 nearest = [n for n, _, _ in process.extract(word, list(self._category_aliases),
                                                             limit=3)]
                 raise DataError(f"unknown category {word!r}", field="category",
                                 fix="try one of: " + ", ".join(
                                     dict.fromkeys(self._category_aliases[n] for n in nearest)))
-        return None
+        return None, None
 
     def _check_unknown_place(self, text: str) -> None:
         for match in _UNKNOWN_PLACE.finditer(text):
@@ -249,7 +331,7 @@ class QuestionParser:
             filters.append((prop, low, high))
         return filters, _BAND.sub(" ", text)
 
-    def _share(self, text: str) -> tuple[str, bool]:
+    def _share(self, text: str) -> tuple[str | None, bool | None]:
         found: list[tuple[int, str]] = []
         # Hours first, and blanked out, so that 오후 in "오후 7시" is not read as 14시~17시.
         hours = list(_HOURS.finditer(text)) or list(_HOUR.finditer(text))
@@ -262,10 +344,12 @@ class QuestionParser:
         used = [False] * len(compact)
         while (claimed := _claim_at(compact, used, SHARE_WORDS)) is not None:
             found.append((claimed[1], SHARE_WORDS[claimed[0]]))
+        low_at = min((compact.find(w) for w in LOW_WORDS if w in compact), default=None)
+        high_at = min((compact.find(w) for w in HIGH_WORDS if w in compact), default=None)
+        low = None if low_at is None and high_at is None else (
+            low_at is not None and (high_at is None or low_at < high_at))
         if not found:
-            raise DataError("the question names nothing to rank by", field="share",
-                            fix="name an age (30대), gender (여성), 현지인/관광객, a weekday "
-                                "(토요일) or a time (점심, 18시~22시)")
+            return None, low
         distinct = {"local_share" if prop == "tourist" else prop for _, prop in found}
         if len(distinct) > 1:
             labels = ", ".join(SHARE_BY_PROP[p].label for p in sorted(distinct))
@@ -276,18 +360,12 @@ class QuestionParser:
         position = min((compact.find(w) for w in (*HIGH_WORDS, *LOW_WORDS) if w in compact),
                        default=len(compact))
         before = [f for f in found if f[0] < position] or found
-        share = max(before, key=lambda f: f[0])[1]
-        low_at = min((compact.find(w) for w in LOW_WORDS if w in compact), default=None)
-        high_at = min((compact.find(w) for w in HIGH_WORDS if w in compact), default=None)
-        descending = not (low_at is not None and (high_at is None or low_at < high_at))
-        if share == "tourist":  # 관광객 비중이 높은 = 현지인 비중이 낮은
-            return "local_share", not descending
-        return share, descending
+        return max(before, key=lambda f: f[0])[1], low
 
-    def _k(self, text: str) -> int:
+    def _k(self, text: str) -> int | None:
         match = _TOP_K.search(text) or _K.search(text)
         if match is None:
-            return 1
+            return None
         value = match.group(1)
         k = int(value) if value.isdigit() else KOREAN_NUMBERS[value]
         if not 1 <= k <= 50:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from recstack.conversational.ask import MAX_QUESTION_CHARS, Asker
+from recstack.conversational.ask import LOGGED_AS, MAX_QUESTION_CHARS, Asker
 from recstack.conversational.graph import LazyGraph
 from recstack.registry.models import ModelVersionInfo
 from recstack.serving import PredictionLoggerDep, StateDep
@@ -21,6 +22,9 @@ class ChatRequest(BaseModel):
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS,
                           description="a Korean question about Jeju restaurants")
+    thread: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[\w.:-]+$",
+                               description="the conversation to continue (the `thread` of an "
+                                           "earlier response); omitted: a new conversation")
 
     @field_validator("question")
     @classmethod
@@ -35,6 +39,10 @@ class ChatResponse(BaseModel):
     cypher: str
     params: dict[str, Any]
     reasons: list[str]
+    thread: str = Field(description="send it back to continue the conversation")
+    kind: str = Field(description="answer, clarify (one question back) or decline (not "
+                                  "about Jeju food and drink)")
+    message: str = Field(description="the sentence to show the user")
     request_id: str
 
 
@@ -45,18 +53,17 @@ def get_asker(state: StateDep) -> Asker:
     asker: Asker = graph.asker()
     return asker
 
+CHAT_MODEL = ModelVersionInfo(name=LOGGED_AS[0], version=LOGGED_AS[1], aliases=[], run_id=None,
+                              tags={"model_type": "template-parser"})
+
 
 @router.post("/chat", response_model=ChatResponse)
 def chat(request: ChatRequest, asker: Annotated[Asker, Depends(get_asker)],
          logger: PredictionLoggerDep) -> ChatResponse:
     """Merchants answering the question, from the graph; every answer is logged."""
-    answer = asker.ask(request.question)
-    info = ModelVersionInfo(name="chat-template-parser", version="1", aliases=[], run_id=None,
-                            tags={"model_type": "template-parser"})
-    request_id = logger.log(info, features={"question": request.question, **{
-        k: v for k, v in answer.slots.items() if k != "filters"}},
-        output={"prediction": answer.answer[0] if answer.answer else None,
-                "answer": answer.answer,
-                "cypher": answer.cypher, **answer.timings_ms})
+    answer = asker.ask(request.question, thread=request.thread or uuid.uuid4().hex[:12])
+    features, output = answer.log_fields(request.question)
+    request_id = logger.log(CHAT_MODEL, features=features, output=output)
     return ChatResponse(answer=answer.answer, cypher=answer.cypher, params=answer.params,
-                        reasons=answer.reasons, request_id=request_id)
+                        reasons=answer.reasons, thread=str(answer.thread), kind=answer.kind,
+                        message=answer.message, request_id=request_id)

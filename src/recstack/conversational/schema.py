@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 MERCHANT_CSV = "jeju/shinhan_mct_202312_latest_with_text.csv"
 ATTRACTION_CSV = "jeju/jeju_attractions_geocoded.csv"
-SCHEMA_VERSION = "1"  # bump when the tables change: a rebuild then replaces the old graph
+REVIEW_GLOB = "jeju/tourism/review_sentiment/*.csv"  # VisitJeju review keywords (optional)
+SCHEMA_VERSION = "2"  # bump when the tables change: a rebuild then replaces the old graph
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ MERCHANT_PROPS: dict[str, str] = {
     "address": "STRING", "city": "STRING", "dong": "STRING", "district": "STRING",
     **{band: "INT64" for band in BANDS}, **{share.prop: "DOUBLE" for share in SHARES},
     "text": "STRING",
+    "keywords": "STRING",  # review keywords (comma-joined) where the reviews name the merchant
 }
 NODES: dict[str, dict[str, str]] = {
     "Merchant": MERCHANT_PROPS,

@@ -14,6 +14,9 @@ class ChatSettings(SystemSettings):
 
     graph_path: Path | None = Field(
         None, description="kuzu graph file; default <home>/chat/graph.kuzu")
+    threads_path: Path | None = Field(
+        None, description="SQLite checkpoint file of the conversations (one thread each); "
+                          "default <home>/chat/threads.sqlite")
     max_question_chars: int = Field(
         300, ge=10, description="longer questions are refused (no Jeju question needs more)")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from recstack.system import DemoStep, ModelKind, SystemSettings, SystemSpec
 
@@ -15,6 +15,11 @@ class MatchingSettings(SystemSettings):
     default_model: str | None = Field(
         "place-matcher@champion", description="registered matcher served when a request names "
                                               "none")
+    jobs_dir: Path | None = Field(
+        None, description="folder of link jobs' files (inputs, outputs); default HOME/match-jobs")
+    job_store_dsn: SecretStr | None = Field(
+        None, description="postgresql://… keeps the match-job table in PostgreSQL (needs "
+                          "psycopg); unset: SQLite in jobs_dir")
     packages: Path | None = Field(
         None, description="package catalogue (JSON) that POST /v1/packages/recommend and "
                           "`recstack packages recommend` rank when a request names none")
@@ -42,4 +47,5 @@ SPEC = SystemSpec(
     cli="recstack.matching.cli:app",
     cli_name="match",
     demo=DemoStep(title="place matching (Geo-ER)", run="recstack.matching.demo:run", order=25),
+    pipelines="recstack.matching.pipelines:PIPELINES",
 )

@@ -44,4 +44,5 @@ SPEC = SystemSpec(
     router="recstack.nlu.router:router",
     cli="recstack.nlu.cli:app",
     demo=DemoStep(title="Korean travel NLU", run="recstack.nlu.demo:run", order=15),
+    pipelines="recstack.nlu.pipelines:PIPELINES",
 )

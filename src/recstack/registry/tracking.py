@@ -51,15 +51,20 @@ def ensure_experiment(settings: Settings, name: str | None = None) -> str:
 
 @contextmanager
 def start_run(settings: Settings, run_name: str, *, kind: str,
-              tags: dict[str, str] | None = None) -> Iterator[Any]:
-    """Open an MLflow run of ``kind`` (train, evaluate, sweep …) in the configured experiment."""
+              tags: dict[str, str] | None = None,
+              parent_run_id: str | None = None) -> Iterator[Any]:
+    """Open an MLflow run of ``kind`` (train, evaluate, sweep …) in the configured experiment.
+
+    Inside an active run it is that run's child; ``parent_run_id`` names the parent explicitly,
+    for a child started in another process (a sweep worker) while the parent stays open.
+    """
     import mlflow
 
     experiment_id = ensure_experiment(settings)
     all_tags = {"recstack.kind": kind, **(tags or {})}
     nested = mlflow.active_run() is not None  # e.g. one training run of a sweep
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=all_tags,
-                          nested=nested) as run:
+                          nested=nested, parent_run_id=parent_run_id) as run:
         yield run
 
 

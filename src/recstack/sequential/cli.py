@@ -60,6 +60,12 @@ def sweep(model: Annotated[str, typer.Argument(help="sasrec, bert4rec, …")],
           grid: Annotated[list[str] | None, typer.Option(help="key=v1,v2 (repeatable)")] = None,
           set_: Annotated[list[str] | None, typer.Option("--set", help="fixed key=value")] = None,
           out: Annotated[Path | None, typer.Option(help="folder for table and plots")] = None,
+          storage: Annotated[str | None, typer.Option(
+              help="Optuna storage the workers share: sqlite:///sweep.db on one machine, "
+                   "postgresql://user@host/db across machines")] = None,
+          workers: Annotated[int, typer.Option(help="worker processes to start here")] = 1,
+          study: Annotated[str | None, typer.Option(
+              help="study name for workers joining from elsewhere (default: generated)")] = None,
           ) -> None:
     """Train every combination as an MLflow run; write a comparison table and plots."""
     from recstack.sequential.sweep import SWEEP_PRESETS, parse_grid, run_sweep
@@ -69,7 +75,8 @@ def sweep(model: Annotated[str, typer.Argument(help="sasrec, bert4rec, …")],
                           fix=f"use one of: {', '.join(SWEEP_PRESETS)}")
     full_grid = {**(SWEEP_PRESETS[preset] if preset else {}), **parse_grid(grid or [])}
     result = run_sweep(model, dataset, full_grid, get_settings(),
-                       base_params=parse_overrides(set_ or []), out_dir=out)
+                       base_params=parse_overrides(set_ or []), out_dir=out, storage=storage,
+                       workers=workers, study_name=study)
     table = Table(title=f"sweep of {model} on {dataset} (validation, full ranking)")
     for column in ("combination", "NDCG@10", "HR@10", "best epoch", "s/epoch", "fit s"):
         table.add_column(column, justify="right")
@@ -78,7 +85,18 @@ def sweep(model: Annotated[str, typer.Argument(help="sasrec, bert4rec, …")],
                       f"{row['valid_hr_at_10']:.4f}", str(row["best_epoch"]),
                       f"{row['seconds_per_epoch']:.2f}", f"{row['fit_seconds']:.1f}")
     console.print(table)
-    console.print(f"table and plots in {result.out_dir}")
+    console.print(f"table and plots in {result.out_dir} (Optuna study {result.study_name})")
+
+
+@app.command("sweep-worker")
+def sweep_worker(storage: Annotated[str, typer.Option(help="the sweep's Optuna storage URL")],
+                 study: Annotated[str, typer.Option(help="the study name the sweep printed")],
+                 ) -> None:
+    """Join a running sweep (``sweep --storage``) and train its grid points until none is left."""
+    from recstack.sequential.sweep_worker import run_worker
+
+    trained = run_worker(storage, study, get_settings(), progress=True)
+    console.print(f"this worker trained {trained} combination(s) of {study}")
 
 
 @app.command()

@@ -69,9 +69,9 @@ def make_split(dataset: SequenceDataset, split: str) -> Split:
     return SPLITS[split](dataset)
 
 
-def train(config: TrainConfig, settings: Settings, *, register: bool = True,
-          split: Split | None = None, progress: bool = True) -> TrainResult:
-    """Fit one model, log it to MLflow with its validation metrics and register it."""
+def prepare_training(config: TrainConfig, settings: Settings, split: Split | None = None,
+                     ) -> tuple[Recommender, Split, dict[str, str]]:
+    """The unfitted model, the split (with store metadata if asked) and the run's tags."""
     model = model_class(config.model).from_params(config.params)  # fail fast on bad params
     split = split or make_split(load_dataset(config.dataset, settings), config.split)
     tags = {"model_type": config.model, "dataset": split.dataset.name, "split": split.protocol}
@@ -80,16 +80,38 @@ def train(config: TrainConfig, settings: Settings, *, register: bool = True,
 
         split, refs = with_store_metadata(split, config.item_features, settings)
         tags["item_feature_refs"] = ",".join(refs)
+    return model, split, tags
+
+
+def fit_on_split(model: Recommender, split: Split, *, on_epoch: Callable[[Any], None] | None,
+                 progress: bool) -> float:
+    """Fit on the split's training part, validating on its validation rows; returns seconds.
+
+    Every rank of a distributed run calls this with the same model and split (see
+    ``recstack.sequential.distributed``); only rank 0 tracks it.
+    """
+    started = time.perf_counter()
+    model.fit(split.train, split.n_items, FitContext(
+        valid=split.valid, item_metadata=split.dataset.item_metadata, on_epoch=on_epoch,
+        progress=progress))
+    return time.perf_counter() - started
+
+
+def train(config: TrainConfig, settings: Settings, *, register: bool = True,
+          split: Split | None = None, progress: bool = True,
+          parent_run_id: str | None = None) -> TrainResult:
+    """Fit one model, log it to MLflow with its validation metrics and register it.
+
+    ``parent_run_id`` makes the run a child of that run (a sweep's trial in a worker process).
+    """
+    model, split, tags = prepare_training(config, settings, split)
     with start_run(settings, f"{config.model}-{split.dataset.name}", kind="train",
-                   tags=tags) as run:
+                   tags=tags, parent_run_id=parent_run_id) as run:
         log_params_flat({"model": config.model, "dataset": split.dataset.name,
                          "split": split.protocol, "n_items": split.n_items,
                          "n_users": split.dataset.n_users, "config": asdict(model.config)})
-        started = time.perf_counter()
-        model.fit(split.train, split.n_items, FitContext(
-            valid=split.valid, item_metadata=split.dataset.item_metadata,
-            on_epoch=log_epoch_to_mlflow, progress=progress))
-        fit_seconds = time.perf_counter() - started
+        fit_seconds = fit_on_split(model, split, on_epoch=log_epoch_to_mlflow,
+                                   progress=progress)
         _log_training_summary(model)
         valid = _evaluate_model(model, split, "valid", config.ks, progress)
         log_metrics_prefixed(valid.metrics, "valid", fit_seconds=fit_seconds)

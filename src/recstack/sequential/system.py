@@ -33,4 +33,5 @@ SPEC = SystemSpec(
     cli="recstack.sequential.cli:app",
     demo=DemoStep(title="travel next-item recommenders", run="recstack.sequential.demo:run",
                   order=10),
+    pipelines="recstack.sequential.pipelines:PIPELINES",
 )

@@ -51,21 +51,44 @@ class SequenceBatches:
 
     The model's ``training_batch(chunk, rng)`` builds each batch (windows, padding, negatives)
     from the same rng, so a seed fixes the whole epoch.
+
+    Under DDP (``shard``) every rank draws the same order and builds its share of each batch's
+    rows (rank r of w takes rows r, r + w, ...), so the gradient DDP averages is that of one
+    ``batch_size`` batch, as in a single process, and an epoch has as many steps. Each rank
+    builds its rows from its own rng (seeded per epoch from the shared one, so a checkpoint's
+    rng still fixes the epoch), because ranks consume different amounts of randomness.
     """
 
-    def __init__(self, model: nn.Module, sequences: list[np.ndarray], batch_size: int):
+    def __init__(self, model: nn.Module, sequences: list[np.ndarray], batch_size: int,
+                 rank: int = 0, world: int = 1):
         self.make_batch = cast(Any, model).training_batch  # the model contract, not nn.Module's
         self.sequences = sequences
         self.batch_size = batch_size
+        self.rank, self.world = rank, world
 
     def __len__(self) -> int:
         return math.ceil(len(self.sequences) / self.batch_size)
 
+    def shard(self, rank: int, world: int) -> SequenceBatches:
+        """Rank ``rank``'s rows of every batch (see ``recstack.distributed.shard_batches``)."""
+        if self.batch_size < world:
+            raise ConfigError(f"batch_size {self.batch_size} cannot be split over {world} ranks",
+                              field="batch_size", fix=f"set batch_size>={world}")
+        shard = SequenceBatches.__new__(SequenceBatches)
+        shard.__dict__.update(self.__dict__, rank=rank, world=world)
+        return shard
+
     def __call__(self, epoch: int, rng: np.random.Generator) -> Iterator[dict[str, torch.Tensor]]:
         order = rng.permutation(len(self.sequences))
+        rows_rng = rng
+        if self.world > 1:
+            rows_rng = np.random.default_rng([int(rng.integers(2**62)), self.rank])
         for begin in range(0, len(order), self.batch_size):
-            chunk = [self.sequences[i] for i in order[begin: begin + self.batch_size]]
-            yield self.make_batch(chunk, rng)
+            picked = order[begin: begin + self.batch_size]
+            if self.world > 1:
+                # a last batch smaller than the world repeats rows (as DistributedSampler pads)
+                picked = np.resize(picked, max(len(picked), self.world))[self.rank::self.world]
+            yield self.make_batch([self.sequences[i] for i in picked], rows_rng)
 
 
 def fit_sequences(model: nn.Module, sequences: list[np.ndarray], config: TrainingConfig, *,

@@ -58,3 +58,36 @@ class LinearPlusBoosting(RegressorMixin, BaseEstimator):
         if self.linear_ is not None:
             out = out + self.linear_.predict(self._linear_design(design))
         return out
+
+
+class ResidualScale(RegressorMixin, BaseEstimator):
+    """σ(x, t): how large the outcome model's error is expected to be for a patient and option.
+
+    Gradient boosting on the same design as the outcome model, fitted to absolute out-of-fold
+    residuals (their conditional mean is proportional to the noise's standard deviation).
+    Conformal scores |y − μ| / σ then give intervals μ ± q·σ that are narrow where the outcome
+    is predictable and wide where it is not (Lei et al. 2018, "locally weighted" conformal).
+    The floor keeps σ away from 0, where a score would explode.
+
+    Args:
+        floor: the smallest σ returned.
+        max_iter: boosting iterations.
+        random_state: boosting seed.
+    """
+
+    def __init__(self, *, floor: float = 1.0, max_iter: int = 300, random_state: int = 0):
+        self.floor = floor
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def fit(self, design: np.ndarray, absolute_residual: np.ndarray) -> ResidualScale:
+        # Shallow trees on large leaves: a scale is a smooth, low-signal target, and small
+        # leaves chase single errors (chosen on one simulated heteroscedastic clinic, seed 1).
+        self.boosting_ = HistGradientBoostingRegressor(
+            max_iter=self.max_iter, learning_rate=0.05, max_leaf_nodes=4, min_samples_leaf=100,
+            l2_regularization=1.0, early_stopping=False, random_state=self.random_state,
+        ).fit(design, absolute_residual)
+        return self
+
+    def predict(self, design: np.ndarray) -> np.ndarray:
+        return np.maximum(np.asarray(self.boosting_.predict(design), dtype=float), self.floor)

@@ -22,7 +22,12 @@ def _features(text: str | None) -> list[str] | None:
 @app.command()
 def simulate(out: Annotated[Path, typer.Option(help="CSV of the factual data a clinic has")],
              patients: Annotated[int, typer.Option("--patients", "-n")] = 3000,
-             policy: Annotated[str, typer.Option(help="nomogram, ata or random")] = "nomogram",
+             policy: Annotated[str | None, typer.Option(
+                 help="nomogram, ata or random; default the family's")] = None,
+             family: Annotated[str, typer.Option(
+                 help="clinic family: reference, heteroscedastic, asymmetric, interactions, "
+                      "other_device, small_heteroscedastic or distant (docs/treatment.md)")
+             ] = "reference",
              seed: int = 0,
              potential_out: Annotated[Path | None, typer.Option(
                  help="CSV of every potential vault (evaluation only)")] = None,
@@ -32,7 +37,7 @@ def simulate(out: Annotated[Path, typer.Option(help="CSV of the factual data a c
     """Write simulated ICL patients (and, optionally, every potential outcome)."""
     from recstack.treatment.simulator import simulate as run_simulation
 
-    cohort = run_simulation(patients, policy=policy, seed=seed)
+    cohort = run_simulation(patients, policy=policy, seed=seed, family=family)
     out.parent.mkdir(parents=True, exist_ok=True)
     if to_feature_store:
         from recstack.features.store import FeatureStore
@@ -71,6 +76,9 @@ def fit(data: Annotated[Path, typer.Option(help="CSV or parquet table")],
             help="increasing, decreasing or none (response to an ordered option)")
         ] = "increasing",
         id_column: Annotated[str, typer.Option(help="row id column")] = "patient_id",
+        interval: Annotated[str, typer.Option(
+            help="adaptive (narrow where the outcome is predictable) or constant (one radius "
+                 "per option)")] = "adaptive",
         name: Annotated[str | None, typer.Option(
             help="registered model name; default icl-size or <file>-treatment")] = None,
         store_features: Annotated[str | None, typer.Option(
@@ -88,15 +96,21 @@ def fit(data: Annotated[Path, typer.Option(help="CSV or parquet table")],
                        propensity_floor=propensity_floor,
                        monotone=None if monotone.lower() == "none" else monotone,
                        id_column=id_column, register_as=name, random_state=seed,
-                       store_features=_features(store_features))
+                       store_features=_features(store_features),
+                       params={"interval": interval})
     with console.status("fitting outcome and propensity models"):
         result = run_fit(config, get_settings())
     table = Table(title=f"support per option (floor {config.propensity_floor})")
-    for column in ("option", "rows", "share supported", "propensity ECE"):
+    for column in ("option", "rows", "share supported", "propensity ECE", "intervals"):
         table.add_column(column)
     for entry in result.diagnostics["options"]:
+        calibrated = entry.get("calibration", "own")
+        if calibrated == "pooled":
+            calibrated = (f"pooled: about {entry['patients_needed_for_own_calibration']} more "
+                          "patients for its own")
         table.add_row(str(entry["option"]), str(entry["n_calibration"]),
-                      f"{entry['share_supported']:.1%}", f"{entry['propensity_ece']:.3f}")
+                      f"{entry['share_supported']:.1%}", f"{entry['propensity_ece']:.3f}",
+                      calibrated)
     console.print(table)
     if result.version is not None:
         console.print(f"registered {result.version.name} version {result.version.version} "

@@ -3,8 +3,11 @@
 For every (patient, option) it predicts the outcome with a gradient-boosting outcome model, a
 calibrated propensity e_t(x) = P(T = t | X = x) and a support decision. Supported cells get a
 weighted split-conformal interval valid under the shift from treated to all patients
-(``conformal.py``); unsupported cells get partial-identification bounds (``bounds.py``). The
-recommendation is the supported option most likely to land in the target range. The statistics
+(``conformal.py``), calibrated per option (Mondrian) on residuals normalised by a learned scale
+σ(x, t), so that intervals are narrow where the outcome is predictable and wide where it is
+not; unsupported cells get partial-identification bounds (``bounds.py``). The recommendation is
+the supported option most likely to land in the target range under that option's calibrated
+predictive distribution. The statistics
 and every assumption are in docs/treatment.md.
 """
 
@@ -23,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from recstack.errors import ConfigError, DataError
 from recstack.treatment import _validation as check
-from recstack.treatment._outcome import LinearPlusBoosting
+from recstack.treatment._outcome import LinearPlusBoosting, ResidualScale
 from recstack.treatment.bounds import monotone_bounds, range_bounds
 from recstack.treatment.conformal import WeightedCalibration
 from recstack.treatment.simulator import PHYSIOLOGICAL_RANGES
@@ -55,6 +58,11 @@ class TreatmentRecommender(BaseEstimator):
             the column names it knows; ``{}`` disables the check.
         id_column: column whose values become ``row_id`` (row number when absent).
         max_iter: boosting iterations for the outcome and propensity models.
+        interval: "adaptive" (scores |y − μ| / σ(x, t), radius q·σ) or "constant" (one radius
+            per option for every patient, as before 2026-11).
+        min_calibration: an option whose treated patients are worth fewer than this many
+            equally weighted calibration points is calibrated on every option's pooled
+            normalised residuals instead of its own (said in ``diagnostics()``).
         random_state: seed for the split and the models.
     """
 
@@ -66,7 +74,9 @@ class TreatmentRecommender(BaseEstimator):
                  propensity_floor: float = 0.01, n_folds: int = 5,
                  slope_margin: float = 1.5, outcome_range: tuple[float, float] | None = None,
                  value_ranges: dict[str, tuple[float, float]] | None = None,
-                 id_column: str = "patient_id", max_iter: int = 300, random_state: int = 0):
+                 id_column: str = "patient_id", max_iter: int = 300,
+                 interval: Literal["adaptive", "constant"] = "adaptive",
+                 min_calibration: int = 50, random_state: int = 0):
         self.features = features
         self.treatment = treatment
         self.outcome = outcome
@@ -82,6 +92,8 @@ class TreatmentRecommender(BaseEstimator):
         self.value_ranges = value_ranges
         self.id_column = id_column
         self.max_iter = max_iter
+        self.interval = interval
+        self.min_calibration = min_calibration
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
@@ -113,7 +125,7 @@ class TreatmentRecommender(BaseEstimator):
                   if self.outcome_range else (lo - 0.1 * span, hi + 0.1 * span))
         self.outcome_range_: tuple[float, float] = (
             max(stated[0], self.outcome_limits_[0]), min(stated[1], self.outcome_limits_[1]))
-        self._calibrate(mu_oof, propensity_oof, codes, y)
+        self._calibrate(X, mu_oof, propensity_oof, codes, y)
         self.n_train_ = self.n_calibration_ = len(y)
         return self
 
@@ -130,6 +142,9 @@ class TreatmentRecommender(BaseEstimator):
                               fix="use e.g. 0.01")
         if not 2 <= self.n_folds <= 20:
             raise ConfigError("n_folds must be in [2, 20]", field="n_folds", fix="use e.g. 5")
+        if self.interval not in ("adaptive", "constant"):
+            raise ConfigError(f"unknown interval {self.interval!r}", field="interval",
+                              fix="use 'adaptive' or 'constant'")
         if self.monotone not in ("increasing", "decreasing", None):
             raise ConfigError(f"unknown monotone {self.monotone!r}", field="monotone",
                               fix="use 'increasing', 'decreasing' or None")
@@ -207,7 +222,9 @@ class TreatmentRecommender(BaseEstimator):
         self.propensity_models_: list[CalibratedClassifierCV] = []
         mu = np.zeros((len(y), len(self.options_)))
         propensity = np.zeros_like(mu)
-        for train, held in splitter.split(X, codes):
+        self.fold_of_row_ = np.zeros(len(y), dtype=int)
+        for fold, (train, held) in enumerate(splitter.split(X, codes)):
+            self.fold_of_row_[held] = fold
             outcome = self._outcome_model().fit(self._design(X[train], codes[train]), y[train])
             classifier = self._propensity_model(codes[train]).fit(X[train], codes[train])
             self.outcome_models_.append(outcome)
@@ -236,23 +253,62 @@ class TreatmentRecommender(BaseEstimator):
         return CalibratedClassifierCV(base, method="temperature", cv=max(2, folds))
 
     # ------------------------------------------------------------ calibrate
-    def _calibrate(self, mu: np.ndarray, propensity: np.ndarray, codes: np.ndarray,
-                   y: np.ndarray) -> None:
-        """Weighted residuals per option from out-of-fold predictions; then the edge slopes."""
+    def _calibrate(self, X: np.ndarray, mu: np.ndarray, propensity: np.ndarray,
+                   codes: np.ndarray, y: np.ndarray) -> None:
+        """Weighted (normalised) residuals per option from out-of-fold predictions; then the
+        edge slopes."""
         residual = y - mu[np.arange(len(y)), codes]
-        self.calibration_: list[WeightedCalibration] = []
+        scale = self._fit_scale(X, codes, residual)
+        normalised = residual / scale
         floor = max(self.propensity_floor, 1e-12)
+        e = propensity[np.arange(len(y)), codes]
+        # Target population: patients in the overlap region (e ≥ floor); weight ∝ 1 / e.
+        weights = np.where(e >= floor, 1.0 / np.maximum(e, 1e-12), 0.0)
+        pooled = WeightedCalibration.from_residuals(normalised, weights)
+        self.calibration_: list[WeightedCalibration] = []
+        self.calibration_pooled_: list[bool] = []
         for k in range(len(self.options_)):
-            treated = codes == k
-            e = propensity[treated, k]
-            # Target population: patients in the overlap region (e ≥ floor); weight ∝ 1 / e.
-            weights = np.where(e >= floor, 1.0 / np.maximum(e, 1e-12), 0.0)
-            self.calibration_.append(
-                WeightedCalibration.from_residuals(residual[treated], weights))
-        cells = self._cells(mu, propensity)
+            own = WeightedCalibration.from_residuals(normalised[codes == k], weights[codes == k])
+            # Too few patients for this option's own guarantee: borrow every option's
+            # normalised residuals (the scale model has already absorbed the option's level).
+            thin = own.effective_size < self.min_calibration
+            self.calibration_.append(pooled if thin and (codes == k).any() else own)
+            self.calibration_pooled_.append(bool(thin and (codes == k).any()))
+        cells = self._cells(mu, propensity, X)
         self.kappa_ = self._edge_slopes(cells["mu"], cells["supported"])
         self.calibration_check_ = {"codes": codes, "propensity": propensity,
                                    "supported": cells["supported"], "y": y, "mu": mu}
+
+    def _fit_scale(self, X: np.ndarray, codes: np.ndarray, residual: np.ndarray) -> np.ndarray:
+        """Out-of-fold σ(x_i, t_i) for every training row (ones when intervals are constant).
+
+        Cross-fitted on the outcome model's folds: a row's σ comes from a scale model that never
+        saw its residual, or the scores of the calibration points would be too small.
+        """
+        self.scale_models_: list[ResidualScale] = []
+        if self.interval == "constant":
+            self.scale_floor_ = 1.0
+            return np.ones(len(residual))
+        absolute = np.abs(residual)
+        # 5% of the typical error: keeps a score finite without flattening real differences.
+        self.scale_floor_ = max(0.05 * float(np.median(absolute)), 1e-9)
+        design = self._design(X, codes)
+        scale = np.ones(len(residual))
+        for fold in range(int(self.fold_of_row_.max()) + 1):
+            held = self.fold_of_row_ == fold
+            model = ResidualScale(floor=self.scale_floor_, random_state=self.random_state).fit(
+                design[~held], absolute[~held])
+            self.scale_models_.append(model)
+            scale[held] = model.predict(design[held])
+        return scale
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        """(N, K) σ(x, t) for every option, averaged over the fold scale models."""
+        if not getattr(self, "scale_models_", None):
+            return np.ones((len(X), len(self.options_)))
+        return np.column_stack([
+            np.mean([m.predict(self._design(X, np.full(len(X), k))) for m in self.scale_models_],
+                    axis=0) for k in range(len(self.options_))])
 
     def _edge_slopes(self, mu: np.ndarray, supported: np.ndarray) -> tuple[float, float]:
         """(0, κ_max): κ_max from model slopes where neighbouring options are both supported."""
@@ -290,9 +346,11 @@ class TreatmentRecommender(BaseEstimator):
             out[:, model.classes_] += model.predict_proba(X) / len(models)
         return out
 
-    def _cells(self, mu: np.ndarray, propensity: np.ndarray) -> dict[str, np.ndarray]:
+    def _cells(self, mu: np.ndarray, propensity: np.ndarray, X: np.ndarray
+               ) -> dict[str, np.ndarray]:
         """Conformal intervals, support and P(in target) for every (row, option) cell."""
         n, k_opts = mu.shape
+        scale = self._scale(X)
         lower, upper = np.full((n, k_opts), -np.inf), np.full((n, k_opts), np.inf)
         p_in = np.zeros((n, k_opts))
         with np.errstate(divide="ignore"):
@@ -300,9 +358,12 @@ class TreatmentRecommender(BaseEstimator):
                               np.inf)
         low, high = self.target
         for k, calibration in enumerate(self.calibration_):
-            radius = calibration.radius(test_w[:, k], self.alpha)
+            sigma = scale[:, k]
+            radius = calibration.radius(test_w[:, k], self.alpha) * sigma
             lower[:, k], upper[:, k] = mu[:, k] - radius, mu[:, k] + radius
-            p_in[:, k] = calibration.probability_between(mu[:, k], low, high, test_w[:, k])
+            # The option's predictive distribution is μ + σ·(weighted normalised residual).
+            p_in[:, k] = calibration.probability_between(
+                np.zeros(n), (low - mu[:, k]) / sigma, (high - mu[:, k]) / sigma, test_w[:, k])
         supported = np.isfinite(upper) & np.isfinite(lower)
         return {"mu": mu, "lower": lower, "upper": upper, "supported": supported, "p_in": p_in}
 
@@ -316,7 +377,7 @@ class TreatmentRecommender(BaseEstimator):
             check.require_no_nan(frame[self.treatment], self.treatment)
             self._option_codes(frame[self.treatment], allow_unknown=False)
         propensity = self._propensity(X)
-        cells = self._cells(self._mu(X), propensity)
+        cells = self._cells(self._mu(X), propensity, X)
         lower, upper, supported = cells["lower"], cells["upper"], cells["supported"]
         if self.ordered_ and self.monotone:
             order = np.argsort(self.positions_)  # bounds walk options by increasing response

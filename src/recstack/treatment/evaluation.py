@@ -44,16 +44,21 @@ def fit_diagnostics(model: TreatmentRecommender) -> dict[str, Any]:
     held = model.calibration_check_
     codes, propensity, supported = held["codes"], held["propensity"], held["supported"]
     options = []
+    pooled = getattr(model, "calibration_pooled_", [False] * len(model.options_))
     for k, option in enumerate(model.options_):
         table, ece = reliability(propensity[:, k], codes == k)
-        calibration = model.calibration_[k]
+        n_k = int((codes == k).sum())
+        own_size = _own_effective_size(model, k)
         options.append({
-            "option": _jsonable(option), "n_calibration": int((codes == k).sum()),
+            "option": _jsonable(option), "n_calibration": n_k,
+            "calibration": "pooled" if pooled[k] else "own",
+            "patients_needed_for_own_calibration": _patients_needed(
+                n_k, own_size, getattr(model, "min_calibration", 50)) if pooled[k] else 0,
             "share_supported": float(supported[:, k].mean()),
             "mean_propensity": float(propensity[:, k].mean()),
             "share_below_floor": float((propensity[:, k] < model.propensity_floor).mean()),
             "propensity_ece": ece, "reliability": table,
-            "effective_calibration_size": calibration.effective_size})
+            "effective_calibration_size": own_size})
     kappa_min, kappa_max = model.kappa_
     return {
         "support_rule": SUPPORT_RULE, "propensity_floor": model.propensity_floor,
@@ -62,7 +67,31 @@ def fit_diagnostics(model: TreatmentRecommender) -> dict[str, Any]:
         "kappa_min": kappa_min, "kappa_max": kappa_max if np.isfinite(kappa_max) else None,
         "outcome_range": list(model.outcome_range_),
         "share_patients_without_support": float((~supported.any(axis=1)).mean()),
+        "interval": getattr(model, "interval", "constant"),
         "options": options}
+
+
+def _own_effective_size(model: TreatmentRecommender, k: int) -> float:
+    """Kish effective size of option k's own calibration weights (before any pooling)."""
+    from recstack.treatment.conformal import WeightedCalibration
+
+    if not getattr(model, "calibration_pooled_", [False] * (k + 1))[k]:
+        return model.calibration_[k].effective_size
+    held = model.calibration_check_
+    treated = held["codes"] == k
+    e = held["propensity"][treated, k]
+    weights = np.where(e >= max(model.propensity_floor, 1e-12), 1.0 / np.maximum(e, 1e-12), 0.0)
+    return WeightedCalibration.from_residuals(np.zeros(int(treated.sum())), weights
+                                              ).effective_size
+
+
+def _patients_needed(n_option: int, effective: float, wanted: int) -> int:
+    """More patients of an option needed before its effective calibration size reaches
+    ``wanted``, assuming new patients weigh like the ones it has."""
+    if n_option == 0 or effective <= 0:
+        return wanted
+    per_patient = effective / n_option
+    return max(0, int(np.ceil(wanted / per_patient)) - n_option)
 
 
 def evaluate_cohort(model: TreatmentRecommender, cohort: SimulatedCohort) -> dict[str, Any]:
@@ -95,6 +124,10 @@ def evaluate_cohort(model: TreatmentRecommender, cohort: SimulatedCohort) -> dic
         "share_without_recommendation": float((~has_rec).mean()),
         "surgeons_in_range": float(in_range[factual].mean()),
         "oracle_in_range": float(in_range.any(axis=1).mean())}
+    p_in = preds["p_in_target"].to_numpy().reshape(n, k)
+    table, ece = reliability(p_in[supported], in_range[supported])
+    out["p_in_target_reliability"] = table
+    out["p_in_target_ece"] = ece
     for name, cells in (("supported", supported), ("unsupported", ~supported)):
         out[f"coverage_{name}"] = float(covered[cells].mean()) if cells.any() else None
         out[f"median_width_{name}"] = float(np.median(width[cells])) if cells.any() else None
@@ -105,6 +138,8 @@ def evaluate_cohort(model: TreatmentRecommender, cohort: SimulatedCohort) -> dic
         if (~factual[:, j]).any() else None,
         "share_supported": float(supported[:, j].mean()),
         "coverage_supported": float(covered[supported[:, j], j].mean())
+        if supported[:, j].any() else None,
+        "median_width_supported": float(np.median(width[supported[:, j], j]))
         if supported[:, j].any() else None,
         "coverage_unsupported": float(covered[~supported[:, j], j].mean())
         if (~supported[:, j]).any() else None,

@@ -119,6 +119,21 @@ def plot_coverage(evaluation: dict[str, Any], alpha: float) -> Figure:
     return fig
 
 
+def plot_decision_calibration(evaluation: dict[str, Any]) -> Figure:
+    """Reliability of P(outcome in target) on supported cells against the true outcomes."""
+    fig = Figure(figsize=(4.2, 4))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color="grey", ls=":")
+    table = evaluation["p_in_target_reliability"]
+    ax.plot([b["predicted"] for b in table], [b["observed"] for b in table], marker="o",
+            color=SUPPORTED, label=f"ECE {evaluation['p_in_target_ece']:.3f}")
+    ax.set_xlabel("predicted P(in target)")
+    ax.set_ylabel("share truly in target")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
 def _png(fig: Figure, path: Path) -> str:
     fig.savefig(path, dpi=110)
     buffer = io.BytesIO()
@@ -143,6 +158,8 @@ def write_report(model: TreatmentRecommender, frame: pd.DataFrame, out: Path, *,
     if potential is not None:
         evaluation = evaluate_cohort(model, _cohort(model, frame, potential))
         images["coverage"] = _png(plot_coverage(evaluation, model.alpha), out / "coverage.png")
+        images["decisions"] = _png(plot_decision_calibration(evaluation),
+                                   out / "decision_calibration.png")
         (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
     (out / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2))
     html = Environment(autoescape=True).from_string(_TEMPLATE).render(
@@ -181,12 +198,16 @@ text-align:right}img{max-width:100%}.note{color:#555;font-size:.9em}</style></he
 Rows used: {{ d.n_train }} (cross-fitted: each calibrated by models that never saw it).</p>
 <h2>Overlap</h2><table><tr><th>option</th><th>rows</th><th>share supported</th>
 <th>mean propensity</th><th>share below floor</th><th>effective calibration size</th>
-<th>propensity ECE</th></tr>
+<th>propensity ECE</th><th>interval calibration</th></tr>
 {% for o in d.options %}<tr><td>{{ o.option }}</td><td>{{ o.n_calibration }}</td>
 <td>{{ '%.1f%%' % (100 * o.share_supported) }}</td><td>{{ '%.3f' % o.mean_propensity }}</td>
 <td>{{ '%.1f%%' % (100 * o.share_below_floor) }}</td>
 <td>{{ '%.0f' % o.effective_calibration_size }}</td><td>{{ '%.3f' % o.propensity_ece }}</td>
+<td>{{ o.calibration }}{% if o.calibration == 'pooled' %} (too few patients for its own
+guarantee: about {{ o.patients_needed_for_own_calibration }} more){% endif %}</td>
 </tr>{% endfor %}</table>
+<p class="note">Intervals: {{ d.interval }} ({{ 'residuals normalised by a learned scale
+σ(x, t), calibrated per option' if d.interval == 'adaptive' else 'one radius per option' }}).</p>
 <img src="data:image/png;base64,{{ images.overlap }}">
 <h2>Propensity calibration</h2><img src="data:image/png;base64,{{ images.calibration }}">
 {% if evaluation %}<h2>Coverage and decisions (known potential outcomes)</h2><table>
@@ -194,6 +215,9 @@ Rows used: {{ d.n_train }} (cross-fitted: each calibrated by models that never s
 'median_width_unsupported', 'factual_mae', 'counterfactual_mae', 'recommended_in_range',
 'surgeons_in_range', 'oracle_in_range'] %}<tr><th>{{ key }}</th>
 <td>{{ '%.3f' % evaluation[key] if evaluation[key] is not none else '–' }}</td></tr>
-{% endfor %}</table><img src="data:image/png;base64,{{ images.coverage }}">{% endif %}
+{% endfor %}</table><img src="data:image/png;base64,{{ images.coverage }}">
+<h3>Is P(in target) calibrated?</h3><p class="note">The recommendation ranks options by the
+probability of landing in the target range; on supported cells this compares it with the truth.
+</p><img src="data:image/png;base64,{{ images.decisions }}">{% endif %}
 <h2>Patients</h2>{% for p in patients %}<img src="data:image/png;base64,{{ p }}">{% endfor %}
 </body></html>"""

@@ -32,4 +32,5 @@ SPEC = SystemSpec(
     cli="recstack.treatment.cli:app",
     demo=DemoStep(title="clinic lens-size recommender and its monitoring",
                   run="recstack.treatment.demo:run", order=30),
+    pipelines="recstack.treatment.pipelines:PIPELINES",
 )
