@@ -31,6 +31,8 @@ models_app = typer.Typer(help="The model registry: list versions, move aliases."
 console = Console()
 # The first system had top-level verbs; they stay as aliases of `recstack sequential …`.
 TOP_LEVEL_ALIASES = {"sequential": ("train", "evaluate", "sweep")}
+# Command groups a system adds beside its own (`recstack packages …` belongs to matching).
+EXTRA_GROUPS = {"matching": (("packages", "recstack.matching.packages_cli:app"),)}
 
 
 def build_app(specs: list[SystemSpec] | None = None) -> typer.Typer:
@@ -56,6 +58,8 @@ def build_app(specs: list[SystemSpec] | None = None) -> typer.Typer:
             if command.callback is not None and name in TOP_LEVEL_ALIASES.get(spec.name, ()):
                 root.command(name, help=f"Alias of `recstack {spec.command} {name}`.")(
                     command.callback)
+        for extra, target in EXTRA_GROUPS.get(spec.name, ()):
+            root.add_typer(resolve(target, field=f"{spec.name}: cli"), name=extra)
     return root
 
 

@@ -33,3 +33,30 @@ def geo_pairs(geo_files: dict[str, Path]):
     from recstack.matching.data import read_pairs
 
     return {part: read_pairs(path, require_labels=True) for part, path in geo_files.items()}
+
+
+KO_EN_CITIES = 700  # the most populous gazetteer cities used by the Korean ↔ English tests
+
+
+@pytest.fixture(scope="session")
+def gazetteer(shared_data: Path) -> Path:
+    path = shared_data / "gazetteer" / "cities_ko_en_geonames.csv"
+    if not path.is_file():
+        pytest.skip(f"no gazetteer at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ko_en_pairs(gazetteer: Path):
+    """Korean ↔ English train/valid/test pairs from the 700 most populous cities (seed 0)."""
+    from recstack.matching.korean_pairs import build_korean_english_pairs
+
+    return build_korean_english_pairs(gazetteer, seed=0, limit=KO_EN_CITIES)
+
+
+@pytest.fixture(scope="session")
+def ko_en_matcher(ko_en_pairs):
+    """A crosslingual matcher fitted on the small Korean ↔ English set (100 boosting rounds)."""
+    from recstack.matching.crosslingual import CrossLingualMatcher
+
+    return CrossLingualMatcher(max_iter=100).fit(ko_en_pairs["train"], ko_en_pairs["valid"])

@@ -49,8 +49,8 @@ def test_radius_and_bad_configs():
     far = Record("C", 1.3100, 103.8000)  # ~1.1 km
     found = block([here], [near, far], BlockingConfig(blockers=("geo",), radius_m=100))
     assert found[0].tolist() == [0]
-    assert blocker_names() == ["geo", "name"]
-    with pytest.raises(ConfigError, match="use one of: geo, name"):
+    assert blocker_names() == ["geo", "name", "roman"]
+    with pytest.raises(ConfigError, match="use one of: geo, name, roman"):
         block([here], [near], BlockingConfig(blockers=("embedding",)))
     with pytest.raises(ConfigError, match="no scorer"):
         block([here], [near], BlockingConfig(blockers=("name",), name_scorer="nope"))

@@ -108,8 +108,18 @@ def geo_candidates(left: list[Record], right: list[Record], config: BlockingConf
     return out
 
 
+def roman_candidates(left: list[Record], right: list[Record], config: BlockingConfig
+                     ) -> list[np.ndarray]:
+    """Top-k by romanised name, across scripts (see
+    :func:`recstack.matching.crosslingual.roman_candidates`; imported on use)."""
+    from recstack.matching.crosslingual import roman_candidates as by_romanised_name
+
+    return by_romanised_name(left, right, config)
+
+
 _BLOCKERS.add("name", name_candidates)
 _BLOCKERS.add("geo", geo_candidates)
+_BLOCKERS.add("roman", roman_candidates)
 
 
 def block(left: list[Record], right: list[Record], config: BlockingConfig | None = None

@@ -176,7 +176,7 @@ class GBMMatcher(Matcher):
         if len(np.unique(labels)) < 2:
             raise DataError("the training pairs hold only one label", field="--pairs",
                             fix="give training pairs with both matches (1) and non-matches (0)")
-        featurizer = PairFeaturizer().fit(train)
+        featurizer = self.new_featurizer().fit(train)
         self.model_ = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes, l2_regularization=self.l2_regularization,
@@ -191,6 +191,10 @@ class GBMMatcher(Matcher):
         self.threshold_, self.valid_f1_ = best_f1_threshold(
             valid.require_labels("choosing the threshold"), raw)
         return self
+
+    def new_featurizer(self) -> PairFeaturizer:
+        """The (unfitted) featurizer: subclasses add features (see ``crosslingual``)."""
+        return PairFeaturizer()
 
     def _raw_scores(self, pairs: PairSet) -> np.ndarray:
         features = self.featurizer_.transform(pairs)[self.columns_].to_numpy()
@@ -217,12 +221,24 @@ _MATCHERS.add("thresholds", ThresholdMatcher)
 _MATCHERS.add("gbm", GBMMatcher)
 
 
+def _load_builtin() -> None:
+    """Registers the matchers defined in other modules of this package (imported on first
+    lookup: they import this module)."""
+    if "crosslingual" not in _MATCHERS:
+        from recstack.matching.crosslingual import CrossLingualMatcher
+
+        if "crosslingual" not in _MATCHERS:
+            _MATCHERS.add("crosslingual", CrossLingualMatcher)
+
+
 def matcher_names() -> list[str]:
+    _load_builtin()
     return _MATCHERS.names()
 
 
 def matcher_class(name: str) -> type[Matcher]:
     """The matcher registered as ``name``; an unknown name is an error listing the known ones."""
+    _load_builtin()
     return _MATCHERS.get(name)
 
 

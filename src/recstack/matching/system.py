@@ -20,6 +20,15 @@ class MatchingSettings(SystemSettings):
     job_store_dsn: SecretStr | None = Field(
         None, description="postgresql://… keeps the match-job table in PostgreSQL (needs "
                           "psycopg); unset: SQLite in jobs_dir")
+    packages: Path | None = Field(
+        None, description="package catalogue (JSON) that POST /v1/packages/recommend and "
+                          "`recstack packages recommend` rank when a request names none")
+    package_model: str | None = Field(
+        None, description="matcher that places planner stops in the catalogue; default "
+                          "default_model (a `crosslingual` matcher handles Korean ↔ English)")
+    package_select_threshold: float = Field(
+        0.3, ge=0.0, le=1.0, description="least score of stage 1's pick (1:N) before stage 2 "
+                                          "verifies it at 0.5")
 
 
 MATCHER = ModelKind(
@@ -34,7 +43,7 @@ SPEC = SystemSpec(
     summary="Place matching: are two records (names, coordinates, addresses) the same place?",
     settings=MatchingSettings,
     model_kinds=(MATCHER,),
-    router="recstack.matching.router:router",
+    router="recstack.matching.routes:router",
     cli="recstack.matching.cli:app",
     cli_name="match",
     demo=DemoStep(title="place matching (Geo-ER)", run="recstack.matching.demo:run", order=25),
