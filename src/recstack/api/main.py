@@ -12,11 +12,12 @@ from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recstack import __version__
 from recstack.api.routes import features, health, models, monitoring
 from recstack.errors import RecstackError, missing_extra
-from recstack.serving import ServiceState
+from recstack.serving import ERROR_RESPONSES, ServiceState
 from recstack.settings import Settings, get_settings
 from recstack.system import SystemSpec, resolve
 from recstack.systems import installed_systems, validate_settings
@@ -76,7 +77,8 @@ def create_app(settings: Settings | None = None,
     app.include_router(health.router)  # liveness stays open without a key
     protected = [Depends(require_api_key)]
     unauthorized: dict[int | str, dict[str, Any]] = {
-        401: {"description": "missing or wrong X-API-Key (when a key is set)"}}
+        401: {"description": "missing or wrong X-API-Key (when a key is set)"},
+        **ERROR_RESPONSES}
     for router in (models.router, features.router, monitoring.router):
         app.include_router(router, dependencies=protected, responses=unauthorized)
     for spec in specs:
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None,
             app.include_router(resolve(spec.router, field=f"{spec.name}: router"),
                                dependencies=protected, responses=unauthorized)
     app.add_exception_handler(RecstackError, _recstack_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ModuleNotFoundError, _missing_module)
     return app
@@ -100,7 +103,16 @@ async def _missing_module(request: Request, exc: Exception) -> JSONResponse:
 
 async def _recstack_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RecstackError)
-    return JSONResponse(status_code=exc.status_code, content=exc.to_dict())
+    return JSONResponse(status_code=exc.status_code, content=exc.to_dict(),
+                        headers=getattr(exc, "headers", None))  # Retry-After when shedding
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette's own errors (an unparsable body, an unknown path) in the documented error shape.
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(status_code=exc.status_code, headers=exc.headers, content={
+        "error": "HTTPError", "field": "body" if exc.status_code == 400 else None,
+        "message": str(exc.detail), "fix": "see the OpenAPI document at /docs"})
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

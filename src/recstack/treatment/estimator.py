@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from recstack.errors import ConfigError, DataError
 from recstack.treatment import _validation as check
+from recstack.treatment import fast
 from recstack.treatment._outcome import LinearPlusBoosting
 from recstack.treatment.bounds import monotone_bounds, range_bounds
 from recstack.treatment.conformal import WeightedCalibration
@@ -274,7 +275,8 @@ class TreatmentRecommender(BaseEstimator):
     def _mu(self, X: np.ndarray, models: list[LinearPlusBoosting] | None = None
             ) -> np.ndarray:
         """(N, K) outcome predictions for every option, averaged over the fold models."""
-        models = models if models is not None else self.outcome_models_
+        if models is None:  # predicting with the fitted models: the fast path (fast.py)
+            return fast.outcome(self, X)
         columns = []
         for k in range(len(self.options_)):
             design = self._design(X, np.full(len(X), k))
@@ -284,7 +286,8 @@ class TreatmentRecommender(BaseEstimator):
     def _propensity(self, X: np.ndarray, models: list[CalibratedClassifierCV] | None = None
                     ) -> np.ndarray:
         """(N, K) propensities averaged over fold models; an option never seen has 0."""
-        models = models if models is not None else self.propensity_models_
+        if models is None:
+            return fast.propensity(self, X)
         out = np.zeros((len(X), len(self.options_)))
         for model in models:
             out[:, model.classes_] += model.predict_proba(X) / len(models)
