@@ -197,6 +197,16 @@ ModelRef = Annotated[str, Field(pattern=MODEL_REF_PATTERN, max_length=200,
                                 examples=["icl-size@champion"])]
 
 
+
+def not_null(value: Any) -> Any:
+    """A ``field_validator(..., mode="before")`` for optional fields the schema shows as not
+    nullable (``X | SkipJsonSchema[None] = None``): an explicit null is refused, as the schema
+    says; leaving the field out gives None."""
+    if value is None:
+        raise ValueError("null is not a value here; leave the field out")
+    return value
+
+
 # --- overload: bounded concurrency per route ---------------------------------------------
 
 class Overloaded(RecstackError):

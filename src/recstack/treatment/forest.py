@@ -17,11 +17,13 @@ and the caller keeps scikit-learn's path.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-HistModel = HistGradientBoostingRegressor | HistGradientBoostingClassifier
+# A fitted HistGradientBoostingRegressor or HistGradientBoostingClassifier (private attributes
+# are read: ``_predictors``, ``_baseline_prediction``).
+HistModel = Any
 # Rows evaluated together: keeps the (rows × trees) index arrays in the CPU caches.
 CHUNK_CELLS = 1 << 18
 
@@ -39,7 +41,7 @@ class Forest:
         targets: list[list[np.ndarray]] = []  # one list of trees per (model, output)
         baselines = []
         for model in models:
-            base = np.asarray(model._baseline_prediction, dtype=float).ravel()
+            base = np.asarray(model._baseline_prediction, dtype=np.float64).ravel()
             for k in range(model.n_trees_per_iteration_):
                 targets.append([iteration[k].nodes for iteration in model._predictors])
                 baselines.append(base[k])

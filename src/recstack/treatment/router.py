@@ -13,7 +13,8 @@ from typing import Annotated, Any, Self
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from recstack.errors import ConfigError, DataError
 from recstack.serving import (
@@ -25,6 +26,7 @@ from recstack.serving import (
     VersionCache,
     limit_concurrency,
     model_cache,
+    not_null,
 )
 
 router = APIRouter(prefix="/v1/treatment", tags=["treatment"])
@@ -33,25 +35,31 @@ ModelsDep = Annotated[VersionCache[Any], Depends(model_cache("treatment"))]
 # without letting a burst queue. A batch of 1,000 takes about half a second: one at a time.
 ONE_LIMIT, BATCH_LIMIT = 4, 1
 MAX_BATCH = 1000
-FeatureName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
+FeatureName = Annotated[str, Field(min_length=1, max_length=100)]
 FeatureValue = float | int | Annotated[str, Field(max_length=100)]
 Features = dict[FeatureName, FeatureValue]
-EXAMPLE = {"age": 31, "sphere_d": -8.5, "ata_mm": 11.8, "wtw_mm": 11.6, "acd_mm": 3.2,
-           "lens_thickness_mm": 3.7, "clr_um": 40}
+EXAMPLE: dict[str, Any] = {"age": 31, "sphere_d": -8.5, "ata_mm": 11.8, "wtw_mm": 11.6,
+                           "acd_mm": 3.2, "lens_thickness_mm": 3.7, "clr_um": 40}
 
 
 class TreatmentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "model": "icl-size@champion", "features": EXAMPLE}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"model": "icl-size@champion", "features": EXAMPLE}],
+        # The validator's rule, in the schema: exactly one of the two.
+        "oneOf": [{"required": ["features"]}, {"required": ["patient_id"]}]})
 
     model: ModelRef | None = Field(None, description="NAME, NAME@ALIAS or NAME/VERSION; "
                                                      "default: RECSTACK_TREATMENT__DEFAULT_MODEL")
-    features: Features | None = Field(
-        None, description="the patient's measurements, one value per feature column")
-    patient_id: str | None = Field(
+    # Not nullable (leave a field out instead): the schema's oneOf counts present fields.
+    features: Features | SkipJsonSchema[None] = Field(
+        None, min_length=1, description="the patient's measurements, one value per feature "
+                                        "column")
+    patient_id: str | SkipJsonSchema[None] = Field(
         None, min_length=1, max_length=200, pattern=r"\S",
         description="read the measurements from the feature store's online store "
                     "(models trained with --store-features)")
+
+    _not_null = field_validator("features", "patient_id", mode="before")(not_null)
 
     @model_validator(mode="after")
     def _needs_features_or_patient(self) -> Self:
@@ -88,7 +96,7 @@ class BatchTreatmentRequest(BaseModel):
 
     model: ModelRef | None = Field(None, description="one model for the whole batch; default: "
                                                      "RECSTACK_TREATMENT__DEFAULT_MODEL")
-    patients: list[Features] = Field(
+    patients: list[Annotated[Features, Field(min_length=1)]] = Field(
         min_length=1, max_length=MAX_BATCH,
         description=f"up to {MAX_BATCH:,} patients' measurements, one value per feature column")
 
