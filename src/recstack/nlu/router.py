@@ -28,6 +28,7 @@ MAX_BATCH = 64
 # only whitespace.
 _TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 TEXT_PATTERN = rf"^{_TEXT_CHAR}*\S{_TEXT_CHAR}*$"
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=TEXT_PATTERN)]
 
 
 def _check_text(text: str) -> str:
@@ -46,11 +47,10 @@ class ParseRequest(BaseModel):
         {"texts": ["홋카이도 3박4일 일정 짜줘", "다음달 오사카 날씨 어때?"]}],
         "oneOf": [{"required": ["text"]}, {"required": ["texts"]}]})
 
-    text: str | SkipJsonSchema[None] = Field(None, min_length=1, max_length=MAX_TEXT_CHARS,
-                                             pattern=TEXT_PATTERN, description="one question")
-    texts: list[Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS,
-                                     pattern=TEXT_PATTERN)]] | SkipJsonSchema[None] = Field(
-        None, min_length=1, max_length=MAX_BATCH, description="several questions, parsed in order")
+    # Constraints inside the Annotated: on the union they would leave the schema.
+    text: Text | SkipJsonSchema[None] = Field(None, description="one question")
+    texts: Annotated[list[Text], Field(min_length=1, max_length=MAX_BATCH)] \
+        | SkipJsonSchema[None] = Field(None, description="several questions, parsed in order")
     _not_null = field_validator("text", "texts", mode="before")(not_null)
     model: ModelRef | None = Field(None, description="NAME, NAME@ALIAS or NAME/VERSION; default "
                                                 "RECSTACK_NLU__DEFAULT_MODEL")

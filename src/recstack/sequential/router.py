@@ -32,12 +32,12 @@ class RecommendationRequest(BaseModel):
         # The validator's rule, in the schema (absent fields are None; null is not accepted).
         "anyOf": [{"required": ["user_id"]}, {"required": ["history"]}]})
 
-    user_id: str | SkipJsonSchema[None] = Field(
-        None, min_length=1, max_length=200,
-        description="a known user; its stored history is used")
-    history: list[Annotated[str, Field(min_length=1, max_length=200)]] | SkipJsonSchema[None] \
-        = Field(None, min_length=1, max_length=2000,
-                description="item ids, oldest first; overrides user_id")
+    # Constraints inside the Annotated: on the union they would leave the schema.
+    user_id: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = Field(
+        None, description="a known user; its stored history is used")
+    history: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]],
+                       Field(min_length=1, max_length=2000)] | SkipJsonSchema[None] = Field(
+        None, description="item ids, oldest first; overrides user_id")
     _not_null = field_validator("user_id", "history", mode="before")(not_null)
     k: int = Field(10, ge=1, le=1000, description="number of items to return")
     exclude_seen: bool = Field(True, description="never return an item from the history")

@@ -19,10 +19,10 @@ from pydantic.json_schema import SkipJsonSchema
 from recstack.errors import ConfigError, DataError
 from recstack.serving import (
     SHED_RESPONSE,
-    FeatureStoreDep,
     ModelRef,
     PredictionLogger,
     PredictionLoggerDep,
+    StateDep,
     VersionCache,
     limit_concurrency,
     model_cache,
@@ -51,13 +51,13 @@ class TreatmentRequest(BaseModel):
     model: ModelRef | None = Field(None, description="NAME, NAME@ALIAS or NAME/VERSION; "
                                                      "default: RECSTACK_TREATMENT__DEFAULT_MODEL")
     # Not nullable (leave a field out instead): the schema's oneOf counts present fields.
-    features: Features | SkipJsonSchema[None] = Field(
-        None, min_length=1, description="the patient's measurements, one value per feature "
-                                        "column")
-    patient_id: str | SkipJsonSchema[None] = Field(
-        None, min_length=1, max_length=200, pattern=r"\S",
-        description="read the measurements from the feature store's online store "
-                    "(models trained with --store-features)")
+    # Constraints inside the Annotated: on the union they would leave the schema.
+    features: Annotated[Features, Field(min_length=1)] | SkipJsonSchema[None] = Field(
+        None, description="the patient's measurements, one value per feature column")
+    patient_id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")] \
+        | SkipJsonSchema[None] = Field(
+        None, description="read the measurements from the feature store's online store "
+                          "(models trained with --store-features)")
 
     _not_null = field_validator("features", "patient_id", mode="before")(not_null)
 
@@ -118,11 +118,11 @@ class BatchTreatmentResponse(BaseModel):
 
 @router.post("/recommend", response_model=TreatmentResponse, responses=SHED_RESPONSE,
              dependencies=[Depends(limit_concurrency("treatment.recommend", ONE_LIMIT))])
-def recommend(request: TreatmentRequest, models: ModelsDep, store: FeatureStoreDep,
+def recommend(request: TreatmentRequest, models: ModelsDep, state: StateDep,
               logger: PredictionLoggerDep) -> TreatmentResponse:
     """Every option with its interval (supported) or bounds (unsupported), and the choice."""
     (model, bundle_info), info, _ = models.get(request.model)
-    features, refs = _features(request, store, bundle_info)
+    features, refs = _features(request, state, bundle_info)
     [result] = _predict(model, info, [features], logger, entity_ids=[request.patient_id],
                         refs=refs)
     logger.set_request_id(result.request_id)
@@ -192,7 +192,7 @@ def _note(options: list[OptionResult], chosen: list[Any]) -> str:
             "every option is supported by the data")
 
 
-def _features(request: TreatmentRequest, store: Any,
+def _features(request: TreatmentRequest, state: Any,
               bundle_info: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The feature vector to predict from, and the feature-store references it came from."""
     if request.features is not None:
@@ -207,7 +207,8 @@ def _features(request: TreatmentRequest, store: Any,
                           "feature store", field="patient_id",
                           fix="send the measurements as 'features', or use a model fitted with "
                               "--store-features")
-    return online_features(store, request.patient_id, refs), refs
+    # The feature store opens on the first request that needs it, not on every request.
+    return online_features(state.feature_store, request.patient_id, refs), refs
 
 
 def _plain(value: Any) -> Any:
