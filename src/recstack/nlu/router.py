@@ -27,7 +27,9 @@ MAX_BATCH = 64
 # What _check_text accepts, in the schema: no control character but tab and newlines, and not
 # only whitespace.
 _TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
-TEXT_PATTERN = rf"^{_TEXT_CHAR}*\S{_TEXT_CHAR}*$"
+# One visible character: not whitespace and not a control character, spelled out (Python reads
+# U+001C-U+001F as whitespace, the schema validator's regex does not).
+TEXT_PATTERN = rf"^{_TEXT_CHAR}*[^\s\x00-\x1f\x7f-\x9f]{_TEXT_CHAR}*$"
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=TEXT_PATTERN)]
 
 
