@@ -65,15 +65,15 @@ def build_home(home: Path, env: dict[str, str], nlu: bool, console: Console) -> 
 
 
 def routes(home: Path, folder: Path, env: dict[str, str]) -> list[dict]:
-    """(name, method, path, bodies file) per served route; NLU only with an NLU champion."""
+    """(name, method, path, bodies file) per route whose model has a champion in the home."""
     from load_test import nlu_bodies
     from recstack.registry.models import ModelRegistry
     from recstack.settings import Settings
 
-    travel = home / "data" / "travel"
-    users = pd.read_csv(travel / "users.csv")["user_id"].astype(str).tolist()[:500]
-    item = str(pd.read_csv(travel / "products.csv")["item_id"].iloc[0])
-    patients = pd.read_csv(home / "icl.csv")[FEATURES].head(500).to_dict(orient="records")
+    aliases = {v.name: v.aliases for v in ModelRegistry(Settings(home=home)).list()}
+
+    def champion(name: str) -> bool:
+        return "champion" in aliases.get(name, [])
 
     def bodies(name: str, rows: list[dict]) -> Path:
         path = folder / f"{name}.jsonl"
@@ -81,16 +81,22 @@ def routes(home: Path, folder: Path, env: dict[str, str]) -> list[dict]:
                         encoding="utf-8")
         return path
 
-    found = [
-        {"name": "recommendations", "method": "POST", "path": "/v1/recommendations",
-         "bodies": bodies("recs", [{"user_id": u, "k": 10} for u in users])},
-        {"name": "similar items", "method": "GET", "path": f"/v1/items/{item}/similar?k=10",
-         "bodies": None},
-        {"name": "treatment", "method": "POST", "path": "/v1/treatment/recommend",
-         "bodies": bodies("treatment", [{"features": p} for p in patients])},
-    ]
-    aliases = {v.name: v.aliases for v in ModelRegistry(Settings(home=home)).list()}
-    if "champion" in aliases.get("travel-nlu", []):
+    travel = home / "data" / "travel"
+    found = []
+    if champion("travel-next-item"):
+        users = pd.read_csv(travel / "users.csv")["user_id"].astype(str).tolist()[:500]
+        found.append({"name": "recommendations", "method": "POST",
+                      "path": "/v1/recommendations",
+                      "bodies": bodies("recs", [{"user_id": u, "k": 10} for u in users])})
+    if champion("travel-similar-items"):
+        item = str(pd.read_csv(travel / "products.csv")["item_id"].iloc[0])
+        found.append({"name": "similar items", "method": "GET",
+                      "path": f"/v1/items/{item}/similar?k=10", "bodies": None})
+    if champion("icl-size"):
+        patients = pd.read_csv(home / "icl.csv")[FEATURES].head(500).to_dict(orient="records")
+        found.append({"name": "treatment", "method": "POST", "path": "/v1/treatment/recommend",
+                      "bodies": bodies("treatment", [{"features": p} for p in patients])})
+    if champion("travel-nlu"):
         found.append({"name": "nlu parse", "method": "POST", "path": "/v1/nlu/parse",
                       "bodies": nlu_bodies(folder)})
     return found
@@ -120,8 +126,9 @@ def main() -> None:
         if args.home is None and not (home / "icl.csv").exists():
             build_home(home, env, args.nlu, console)
         served = routes(home, folder, env)
-        if not any(r["name"] == "nlu parse" for r in served):
-            skipped.append("nlu parse: no travel-nlu@champion in the home (--nlu trains one)")
+        for name in {"recommendations", "similar items", "treatment", "nlu parse"} - {
+                r["name"] for r in served}:
+            skipped.append(f"{name}: no champion for it in the home")
         for workers in args.workers.split(","):
             port = free_port()
             server = start_server(workers, port, env)
