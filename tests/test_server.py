@@ -325,11 +325,11 @@ API_KEY = "contract-test-key"
 # drop an entry once that system's schema states what its handler checks.
 NOT_YET = "^/v1/(chat|places/)"
 CONTRACT_CONFIG = """
-# Bodies whose values must fit the served model (its feature columns, their possible ranges)
-# cannot be checked by the schema, which does not know the model: 422 is their documented
-# answer for such valid-looking bodies.
+# Bodies whose values must fit the served model cannot be checked by the schema, which does
+# not know the model: a treatment model's feature columns and their possible ranges, the item
+# fields a recommender's catalogue can filter on. 422 is their documented answer.
 [[operations]]
-include-path-regex = "^/v1/treatment/"
+include-path-regex = "^/v1/(treatment/|recommendations)"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "422", "503"]
 """
 
