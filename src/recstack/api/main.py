@@ -4,6 +4,7 @@ that name the field."""
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,6 +24,7 @@ from recstack.system import SystemSpec, resolve
 from recstack.systems import installed_systems, validate_settings
 
 API_KEY_HEADER = "X-API-Key"
+_UNION_TAG = re.compile(r"^(none|constrained-\w+|(list|dict|union|nullable|function-\w+)\[.*\])$")
 _api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
                                description="needed when RECSTACK_SERVING__API_KEY is set")
 
@@ -118,8 +120,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if p != "body"]
+    errors = exc.errors()
+    # An optional field's union reports each branch: drop the null branch's "Input should be
+    # None" and the branch names ("constrained-str"), which are no field of the request.
+    tagged = [e for e in errors if "none" not in e["loc"]] or errors
+    for err in tagged:
+        loc = [str(p) for p in err["loc"] if p != "body" and not _UNION_TAG.match(str(p))]
         problems.append({"field": ".".join(loc) or "body", "message": err["msg"]})
     first = problems[0] if problems else {"field": "body", "message": "invalid request"}
     return JSONResponse(status_code=422, content={
