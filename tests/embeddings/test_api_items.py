@@ -61,7 +61,7 @@ def test_a_city_no_item_is_in_gives_an_empty_list(served):
     ("/v1/items/{item}/similar", {"k": 0}, 422, "query.k"),
     ("/v1/items/{item}/similar", {"k": "ten"}, 422, "query.k"),
     ("/v1/items/{item}/similar", {"model": "nope@champion"}, 404, "model"),
-    ("/v1/items/{item}/similar", {"model": "not a ref!"}, 422, "model"),
+    ("/v1/items/{item}/similar", {"model": "not a ref!"}, 422, "query.model"),  # the schema
 ])
 def test_bad_requests_get_json_errors_naming_the_field(served, path, params, status, field):
     client, bundle = served

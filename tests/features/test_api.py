@@ -47,7 +47,7 @@ def test_views_lists_active_versions(client):
     ({"entities": [{"station_id": "S1"}], "features": ["sensor_readings:low"]}, 422,
      "entity_rows.0.sensor"),
     ({"entities": [], "features": ["station_profile:altitude"]}, 422, "entities"),
-    ({"entities": [{"station_id": "S1"}], "features": ["altitude"]}, 422, "features"),
+    ({"entities": [{"station_id": "S1"}], "features": ["altitude"]}, 422, "features.0"),
 ])
 def test_errors_name_the_field(client, payload, status, field):
     client, _, _ = client

@@ -56,7 +56,8 @@ def test_every_recommendation_is_logged_with_its_request_id(home):
                                                                "unknown_ids": ["ghost"]}
         strict = client.post("/v1/monitoring/labels", json={
             "labels": [{"request_id": "ghost", "label": "p1"}], "strict": True})
-        assert strict.status_code == 422 and strict.json()["field"] == "request_id"
+        # An unknown request id is an unknown thing: 404, as the OpenAPI document says.
+        assert strict.status_code == 404 and strict.json()["field"] == "labels.request_id"
         missing = client.get("/v1/monitoring/summary", params={"model": "travel-next-item"})
         assert missing.status_code == 404 and "monitor run" in missing.json()["fix"]
         assert client.get("/v1/monitoring/alerts").json() == []

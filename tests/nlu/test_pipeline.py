@@ -138,7 +138,7 @@ def test_parse_over_http_logs_every_parse(nlu_home):
     ({"text": "가" * 513}, "text"),
     ({"text": "괌\x00 호텔"}, "text"),
     ({"texts": ["괌 호텔"] * 65}, "texts"),
-    ({"texts": ["괌 호텔", " "]}, "texts"),
+    ({"texts": ["괌 호텔", " "]}, "texts.1"),  # the schema names the text
     ({}, "body"),
     ({"text": "괌", "texts": ["괌"]}, "body"),
     ({"text": "괌 호텔", "model": "not a ref!"}, "model"),

@@ -4,6 +4,7 @@ that name the field."""
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,16 +13,18 @@ from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recstack import __version__
 from recstack.api.routes import features, health, models, monitoring
 from recstack.errors import RecstackError, missing_extra
-from recstack.serving import ServiceState
+from recstack.serving import ERROR_RESPONSES, ServiceState
 from recstack.settings import Settings, get_settings
 from recstack.system import SystemSpec, resolve
 from recstack.systems import installed_systems, validate_settings
 
 API_KEY_HEADER = "X-API-Key"
+_UNION_TAG = re.compile(r"^(none|constrained-\w+|(list|dict|union|nullable|function-\w+)\[.*\])$")
 _api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
                                description="needed when RECSTACK_SERVING__API_KEY is set")
 
@@ -76,7 +79,8 @@ def create_app(settings: Settings | None = None,
     app.include_router(health.router)  # liveness stays open without a key
     protected = [Depends(require_api_key)]
     unauthorized: dict[int | str, dict[str, Any]] = {
-        401: {"description": "missing or wrong X-API-Key (when a key is set)"}}
+        401: {"description": "missing or wrong X-API-Key (when a key is set)"},
+        **ERROR_RESPONSES}
     for router in (models.router, features.router, monitoring.router):
         app.include_router(router, dependencies=protected, responses=unauthorized)
     for spec in specs:
@@ -84,6 +88,7 @@ def create_app(settings: Settings | None = None,
             app.include_router(resolve(spec.router, field=f"{spec.name}: router"),
                                dependencies=protected, responses=unauthorized)
     app.add_exception_handler(RecstackError, _recstack_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ModuleNotFoundError, _missing_module)
     return app
@@ -100,14 +105,27 @@ async def _missing_module(request: Request, exc: Exception) -> JSONResponse:
 
 async def _recstack_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RecstackError)
-    return JSONResponse(status_code=exc.status_code, content=exc.to_dict())
+    return JSONResponse(status_code=exc.status_code, content=exc.to_dict(),
+                        headers=getattr(exc, "headers", None))  # Retry-After when shedding
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette's own errors (an unparsable body, an unknown path) in the documented error shape.
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(status_code=exc.status_code, headers=exc.headers, content={
+        "error": "HTTPError", "field": "body" if exc.status_code == 400 else None,
+        "message": str(exc.detail), "fix": "see the OpenAPI document at /docs"})
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if p != "body"]
+    errors = exc.errors()
+    # An optional field's union reports each branch: drop the null branch's "Input should be
+    # None" and the branch names ("constrained-str"), which are no field of the request.
+    tagged = [e for e in errors if "none" not in e["loc"]] or errors
+    for err in tagged:
+        loc = [str(p) for p in err["loc"] if p != "body" and not _UNION_TAG.match(str(p))]
         problems.append({"field": ".".join(loc) or "body", "message": err["msg"]})
     first = problems[0] if problems else {"field": "body", "message": "invalid request"}
     return JSONResponse(status_code=422, content={

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from recstack.embeddings.bundle import SimilarItemsBundle
-from recstack.serving import PredictionLoggerDep, VersionCache, model_cache
+from recstack.serving import (
+    MODEL_REF_PATTERN,
+    SHED_RESPONSE,
+    PredictionLoggerDep,
+    VersionCache,
+    limit_concurrency,
+    model_cache,
+)
 
 router = APIRouter(prefix="/v1/items", tags=["embeddings"])
 ModelsDep = Annotated[VersionCache[SimilarItemsBundle], Depends(model_cache("embeddings"))]
@@ -36,15 +43,18 @@ class SimilarItemsResponse(BaseModel):
     request_id: str = Field(description="send late labels (the next view) with this id")
 
 
-@router.get("/{item_id}/similar", response_model=SimilarItemsResponse)
+@router.get("/{item_id}/similar", response_model=SimilarItemsResponse, responses=SHED_RESPONSE,
+            dependencies=[Depends(limit_concurrency("embeddings.similar", 16))])
 def similar_items(
-        item_id: Annotated[str, Path(description="the item being viewed")],
+        item_id: Annotated[str, Path(min_length=1, max_length=200,
+                                     description="the item being viewed")],
         cache: ModelsDep,
         logger: PredictionLoggerDep,
         k: Annotated[int, Query(ge=1, le=500, description="number of items")] = 10,
         city: Annotated[str | None, Query(description="only items in this city")] = None,
         category: Annotated[str | None, Query(description="only this category")] = None,
-        model: Annotated[str | None, Query(description="NAME, NAME@ALIAS or NAME/VERSION; "
+        model: Annotated[str | None, Query(pattern=MODEL_REF_PATTERN, max_length=200,
+                                           description="NAME, NAME@ALIAS or NAME/VERSION; "
                                                        "default: the configured default "
                                                        "(RECSTACK_EMBEDDINGS__DEFAULT_MODEL)")
                                ] = None,

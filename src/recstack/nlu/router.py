@@ -7,14 +7,30 @@ from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from recstack.nlu.bundle import NLUBundle, monitored_features
-from recstack.serving import PredictionLoggerDep, VersionCache, model_cache
+from recstack.serving import (
+    SHED_RESPONSE,
+    ModelRef,
+    PredictionLoggerDep,
+    VersionCache,
+    limit_concurrency,
+    model_cache,
+    not_null,
+)
 
 router = APIRouter(prefix="/v1/nlu", tags=["nlu"])
 ModelsDep = Annotated[VersionCache[NLUBundle], Depends(model_cache("nlu"))]
 MAX_TEXT_CHARS = 512
 MAX_BATCH = 64
+# What _check_text accepts, in the schema: no control character but tab and newlines, and not
+# only whitespace.
+_TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+# One visible character: not whitespace and not a control character, spelled out (Python reads
+# U+001C-U+001F as whitespace, the schema validator's regex does not).
+TEXT_PATTERN = rf"^{_TEXT_CHAR}*[^\s\x00-\x1f\x7f-\x9f]{_TEXT_CHAR}*$"
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=TEXT_PATTERN)]
 
 
 def _check_text(text: str) -> str:
@@ -30,13 +46,15 @@ def _check_text(text: str) -> str:
 class ParseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"text": "가족끼리 태국 파타야 여행지 추천해줘"},
-        {"texts": ["홋카이도 3박4일 일정 짜줘", "다음달 오사카 날씨 어때?"]}]})
+        {"texts": ["홋카이도 3박4일 일정 짜줘", "다음달 오사카 날씨 어때?"]}],
+        "oneOf": [{"required": ["text"]}, {"required": ["texts"]}]})
 
-    text: str | None = Field(None, min_length=1, max_length=MAX_TEXT_CHARS,
-                             description="one question")
-    texts: list[Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]] | None = Field(
-        None, min_length=1, max_length=MAX_BATCH, description="several questions, parsed in order")
-    model: str | None = Field(None, description="NAME, NAME@ALIAS or NAME/VERSION; default "
+    # Constraints inside the Annotated: on the union they would leave the schema.
+    text: Text | SkipJsonSchema[None] = Field(None, description="one question")
+    texts: Annotated[list[Text], Field(min_length=1, max_length=MAX_BATCH)] \
+        | SkipJsonSchema[None] = Field(None, description="several questions, parsed in order")
+    _not_null = field_validator("text", "texts", mode="before")(not_null)
+    model: ModelRef | None = Field(None, description="NAME, NAME@ALIAS or NAME/VERSION; default "
                                                 "RECSTACK_NLU__DEFAULT_MODEL")
 
     @field_validator("text")
@@ -89,7 +107,8 @@ class ParseResponse(BaseModel):
     results: list[ParseResult]
 
 
-@router.post("/parse", response_model=ParseResponse)
+@router.post("/parse", response_model=ParseResponse, responses=SHED_RESPONSE,
+             dependencies=[Depends(limit_concurrency("nlu.parse", 8))])
 def parse(request: ParseRequest, models: ModelsDep, logger: PredictionLoggerDep) -> ParseResponse:
     """Intent and entities (character spans) of each question; every parse is logged."""
     bundle, info, alias = models.get(request.model)

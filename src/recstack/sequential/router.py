@@ -6,10 +6,20 @@ import uuid
 from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from recstack.sequential.bundle import Query, Recommendation, RecommenderBundle
-from recstack.serving import PredictionLogger, PredictionLoggerDep, VersionCache, model_cache
+from recstack.serving import (
+    SHED_RESPONSE,
+    ModelRef,
+    PredictionLogger,
+    PredictionLoggerDep,
+    VersionCache,
+    limit_concurrency,
+    model_cache,
+    not_null,
+)
 
 router = APIRouter(prefix="/v1/recommendations", tags=["sequential"])
 ModelsDep = Annotated[VersionCache[RecommenderBundle], Depends(model_cache("sequential"))]
@@ -18,15 +28,21 @@ ModelsDep = Annotated[VersionCache[RecommenderBundle], Depends(model_cache("sequ
 class RecommendationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"user_id": "u00001", "k": 5},
-                     {"history": ["p0001", "p0042"], "k": 5, "filters": {"city": "Osaka"}}]})
+                     {"history": ["p0001", "p0042"], "k": 5, "filters": {"city": "Osaka"}}],
+        # The validator's rule, in the schema (absent fields are None; null is not accepted).
+        "anyOf": [{"required": ["user_id"]}, {"required": ["history"]}]})
 
-    user_id: str | None = Field(None, description="a known user; its stored history is used")
-    history: list[str] | None = Field(None, max_length=2000,
-                                      description="item ids, oldest first; overrides user_id")
+    # Constraints inside the Annotated: on the union they would leave the schema.
+    user_id: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = Field(
+        None, description="a known user; its stored history is used")
+    history: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]],
+                       Field(min_length=1, max_length=2000)] | SkipJsonSchema[None] = Field(
+        None, description="item ids, oldest first; overrides user_id")
+    _not_null = field_validator("user_id", "history", mode="before")(not_null)
     k: int = Field(10, ge=1, le=1000, description="number of items to return")
     exclude_seen: bool = Field(True, description="never return an item from the history")
     filters: dict[str, str] | None = Field(None, description="metadata filters, e.g. city")
-    model: str | None = Field(None, description="NAME, NAME@ALIAS or NAME/VERSION")
+    model: ModelRef | None = Field(None, description="NAME, NAME@ALIAS or NAME/VERSION")
 
     @model_validator(mode="after")
     def _needs_user_or_history(self) -> Self:
@@ -60,7 +76,7 @@ class BatchRecommendationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     requests: list[RecommendationRequest] = Field(..., min_length=1, max_length=1000)
-    model: str | None = Field(None, description="one model for the whole batch")
+    model: ModelRef | None = Field(None, description="one model for the whole batch")
 
 
 class BatchRecommendationResponse(BaseModel):
@@ -94,7 +110,9 @@ def _log(logger: PredictionLogger, info: Any, request: RecommendationRequest,
     return response
 
 
-@router.post("", response_model=RecommendationResponse)
+# Requests in progress per worker before shedding (recstack.serving.limit_concurrency).
+@router.post("", response_model=RecommendationResponse, responses=SHED_RESPONSE,
+             dependencies=[Depends(limit_concurrency("sequential.recommend", 16))])
 def recommend(request: RecommendationRequest, models: ModelsDep,
               logger: PredictionLoggerDep) -> RecommendationResponse:
     """Top-k items from the requested (default: champion) model."""
@@ -105,7 +123,8 @@ def recommend(request: RecommendationRequest, models: ModelsDep,
     return _log(logger, info, request, _response(served, request.user_id, recs))
 
 
-@router.post("/batch", response_model=BatchRecommendationResponse)
+@router.post("/batch", response_model=BatchRecommendationResponse, responses=SHED_RESPONSE,
+             dependencies=[Depends(limit_concurrency("sequential.batch", 2))])
 def recommend_batch(batch: BatchRecommendationRequest, models: ModelsDep,
                     logger: PredictionLoggerDep) -> BatchRecommendationResponse:
     """Many users in one forward pass of the model (the batch's ``model``; per-item ignored)."""

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from recstack.errors import ConfigError, DataError
 from recstack.treatment import _validation as check
+from recstack.treatment import fast
 from recstack.treatment._outcome import LinearPlusBoosting, ResidualScale
 from recstack.treatment.bounds import monotone_bounds, range_bounds
 from recstack.treatment.conformal import WeightedCalibration
@@ -302,13 +303,15 @@ class TreatmentRecommender(BaseEstimator):
             scale[held] = model.predict(design[held])
         return scale
 
-    def _scale(self, X: np.ndarray) -> np.ndarray:
+    def _scale(self, X: np.ndarray, models: list[ResidualScale] | None = None) -> np.ndarray:
         """(N, K) σ(x, t) for every option, averaged over the fold scale models."""
         if not getattr(self, "scale_models_", None):
             return np.ones((len(X), len(self.options_)))
+        if models is None:  # predicting with the fitted models: the fast path (fast.py)
+            return fast.scale(self, X)
         return np.column_stack([
-            np.mean([m.predict(self._design(X, np.full(len(X), k))) for m in self.scale_models_],
-                    axis=0) for k in range(len(self.options_))])
+            np.mean([m.predict(self._design(X, np.full(len(X), k))) for m in models], axis=0)
+            for k in range(len(self.options_))])
 
     def _edge_slopes(self, mu: np.ndarray, supported: np.ndarray) -> tuple[float, float]:
         """(0, κ_max): κ_max from model slopes where neighbouring options are both supported."""
@@ -330,7 +333,8 @@ class TreatmentRecommender(BaseEstimator):
     def _mu(self, X: np.ndarray, models: list[LinearPlusBoosting] | None = None
             ) -> np.ndarray:
         """(N, K) outcome predictions for every option, averaged over the fold models."""
-        models = models if models is not None else self.outcome_models_
+        if models is None:  # predicting with the fitted models: the fast path (fast.py)
+            return fast.outcome(self, X)
         columns = []
         for k in range(len(self.options_)):
             design = self._design(X, np.full(len(X), k))
@@ -340,7 +344,8 @@ class TreatmentRecommender(BaseEstimator):
     def _propensity(self, X: np.ndarray, models: list[CalibratedClassifierCV] | None = None
                     ) -> np.ndarray:
         """(N, K) propensities averaged over fold models; an option never seen has 0."""
-        models = models if models is not None else self.propensity_models_
+        if models is None:
+            return fast.propensity(self, X)
         out = np.zeros((len(X), len(self.options_)))
         for model in models:
             out[:, model.classes_] += model.predict_proba(X) / len(models)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +12,10 @@ from recstack.serving import FeatureStoreDep
 router = APIRouter(prefix="/v1/features", tags=["features"])
 
 
+# What the feature store parses as a reference (ASCII names), as a schema pattern.
+FEATURE_REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(@[0-9a-f]+)?:[A-Za-z_][A-Za-z0-9_]*$"
+
+
 class OnlineFeaturesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "entities": [{"patient_id": "P00001", "eye": "OD"}],
@@ -19,8 +23,8 @@ class OnlineFeaturesRequest(BaseModel):
 
     entities: list[dict[str, Any]] = Field(..., min_length=1, max_length=10_000,
                                            description="join keys of each entity")
-    features: list[str] = Field(..., min_length=1, description="view:feature or "
-                                                               "view@version:feature")
+    features: list[Annotated[str, Field(pattern=FEATURE_REF_PATTERN)]] = Field(
+        ..., min_length=1, description="view:feature or view@version:feature")
     full_names: bool = Field(False, description="name values view__feature")
     log_as: str | None = Field(None, max_length=100,
                                description="record the served vectors under this consumer")

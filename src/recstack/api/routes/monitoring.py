@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from recstack.errors import DataError, NotFoundError
 from recstack.serving import SettingsDep, StateDep
 
 router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"])
@@ -15,8 +16,10 @@ router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"])
 class LabelItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    request_id: str = Field(..., description="the request_id the service returned")
-    label: Any = Field(..., description="the outcome: a number, a class, a clicked item id")
+    request_id: str = Field(..., min_length=1, max_length=200,
+                            description="the request_id the service returned")
+    label: Any = Field(..., description="the outcome: a number, a class, a clicked item id",
+                       json_schema_extra={"not": {"type": "null"}})  # null: "label is empty"
     label_time: float | None = Field(None, description="epoch seconds; default: now")
 
 
@@ -52,7 +55,12 @@ def labels(body: LabelsRequest, state: StateDep) -> LabelsResponse:
     frame = pd.DataFrame([item.model_dump() for item in body.labels])
     if frame["label_time"].isna().all():
         frame = frame.drop(columns="label_time")
-    result = ingest_labels(log.store, frame, strict=body.strict)
+    try:
+        result = ingest_labels(log.store, frame, strict=body.strict)
+    except DataError as exc:
+        if exc.field != "request_id":
+            raise
+        raise NotFoundError(exc.message, field="labels.request_id", fix=exc.fix) from None
     return LabelsResponse(stored=result.stored, unknown_ids=result.unknown_ids)
 
 

@@ -1,0 +1,170 @@
+"""Load benchmark of every model-serving route of a real ``recstack serve``, with 1 and with
+``auto`` workers.
+
+Routes: ``POST /v1/recommendations`` (item-kNN champion), ``GET /v1/items/{id}/similar``
+(item embeddings champion), ``POST /v1/treatment/recommend`` (ICL model, one patient) and
+``POST /v1/nlu/parse`` (when the home has an NLU champion; skipped otherwise, and the JSON says
+so). Each route at each rate (``--rates``, default 50, 100, 200 requests/s) for ``--seconds``
+(default 30), one route at a time, with locust headless on the same machine
+(``benchmarks/locustfile.py``, driven by ``load_test.run_rate``).
+
+Without ``--home`` it builds one in ``--build-home`` (default a temporary folder): the synthetic
+travel set, item-kNN and item embeddings promoted to champion, the ICL treatment model fitted on
+1,200 simulated patients, and with ``--nlu`` the NLU CRF.
+
+    .venv/bin/python benchmarks/load.py [--home PATH | --build-home PATH [--nlu]]
+        [--workers 1,auto] [--rates 50,100,200] [--seconds 30]
+
+Writes ``benchmarks/results/load.json``: per (workers, route, rate) the achieved rate, p50, p95,
+p99, max (ms), errors (non-2xx other than 503), shed requests (503), and each worker's memory
+(RSS, USS, PSS in MiB) after the route's runs; the machine and the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import psutil
+from rich.console import Console
+
+from load_test import run_rate, start_server, warm_up, worker_memory
+from recstack.server import free_port
+
+HERE = Path(__file__).resolve().parent
+RESULT = HERE / "results" / "load.json"
+TARGET = "p99 < 30 ms over HTTP at 200 requests/s on 2 cores; 0 errors but documented shedding"
+FEATURES = ["age", "sphere_d", "ata_mm", "wtw_mm", "acd_mm", "lens_thickness_mm", "clr_um"]
+
+
+def run(args: list[str], env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "-m", "recstack", *args], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def build_home(home: Path, env: dict[str, str], nlu: bool, console: Console) -> None:
+    console.print(f"building {home}: travel data, item-kNN, embeddings, ICL model"
+                  + (", NLU CRF" if nlu else ""))
+    run(["data", "generate-travel", "--users", "2000", "--products", "600"], env)
+    run(["train", "itemknn", "--register-as", "travel-next-item", "--promote", "champion"], env)
+    run(["embeddings", "train", "--promote", "champion"], env)
+    patients = home / "icl.csv"
+    run(["treatment", "simulate", "--out", str(patients), "--patients", "1200", "--seed", "21"],
+        env)
+    run(["treatment", "fit", "--data", str(patients)], env)
+    if nlu:
+        run(["nlu", "train", "crf", "--promote", "champion"], env)
+
+
+def routes(home: Path, folder: Path, env: dict[str, str]) -> list[dict]:
+    """(name, method, path, bodies file) per route whose model has a champion in the home."""
+    from load_test import nlu_bodies
+    from recstack.registry.models import ModelRegistry
+    from recstack.settings import Settings
+
+    aliases = {v.name: v.aliases for v in ModelRegistry(Settings(home=home)).list()}
+
+    def champion(name: str) -> bool:
+        return "champion" in aliases.get(name, [])
+
+    def bodies(name: str, rows: list[dict]) -> Path:
+        path = folder / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                        encoding="utf-8")
+        return path
+
+    travel = home / "data" / "travel"
+    found = []
+    if champion("travel-next-item"):
+        users = pd.read_csv(travel / "users.csv")["user_id"].astype(str).tolist()[:500]
+        found.append({"name": "recommendations", "method": "POST",
+                      "path": "/v1/recommendations",
+                      "bodies": bodies("recs", [{"user_id": u, "k": 10} for u in users])})
+    if champion("travel-similar-items"):
+        item = str(pd.read_csv(travel / "products.csv")["item_id"].iloc[0])
+        found.append({"name": "similar items", "method": "GET",
+                      "path": f"/v1/items/{item}/similar?k=10", "bodies": None})
+    if champion("icl-size"):
+        patients = pd.read_csv(home / "icl.csv")[FEATURES].head(500).to_dict(orient="records")
+        found.append({"name": "treatment", "method": "POST", "path": "/v1/treatment/recommend",
+                      "bodies": bodies("treatment", [{"features": p} for p in patients])})
+    if champion("travel-nlu"):
+        found.append({"name": "nlu parse", "method": "POST", "path": "/v1/nlu/parse",
+                      "bodies": nlu_bodies(folder)})
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, help="recstack home with the champions registered")
+    parser.add_argument("--build-home", type=Path, help="build a home here (default: temporary)")
+    parser.add_argument("--nlu", action="store_true", help="train the NLU CRF when building")
+    parser.add_argument("--workers", default="1,auto", help="comma-separated: N or auto")
+    parser.add_argument("--rates", default="50,100,200", help="requests/s, comma-separated")
+    parser.add_argument("--seconds", type=int, default=30, help="per route and rate")
+    parser.add_argument("--output", type=Path, default=RESULT)
+    args = parser.parse_args()
+    console = Console()
+    rates = [float(r) for r in args.rates.split(",")]
+    machine = {"cpus": os.cpu_count(), "load_average_at_start": list(os.getloadavg()),
+               "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+               "python": platform.python_version(), "platform": platform.platform()}
+    runs, skipped = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        home = args.home or args.build_home or folder / "home"
+        env = {**os.environ, "RECSTACK_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true",
+               "RECSTACK_MONITORING__STORE_PATH": str(folder / "monitoring.db")}
+        if args.home is None and not (home / "icl.csv").exists():
+            build_home(home, env, args.nlu, console)
+        served = routes(home, folder, env)
+        for name in {"recommendations", "similar items", "treatment", "nlu parse"} - {
+                r["name"] for r in served}:
+            skipped.append(f"{name}: no champion for it in the home")
+        for workers in args.workers.split(","):
+            port = free_port()
+            server = start_server(workers, port, env)
+            try:
+                processes = len(worker_memory(server.pid))
+                for route in served:
+                    bodies = ([json.loads(line) for line in
+                               route["bodies"].read_text("utf-8").splitlines()]
+                              if route["bodies"] else [None])
+                    warm_up(port, route["method"], route["path"], bodies)
+                    route_env = {**env, "LOAD_METHOD": route["method"],
+                                 "LOAD_PATH": route["path"],
+                                 "LOAD_BODIES": str(route["bodies"] or "")}
+                    for rate in rates:
+                        row = run_rate(rate, args.seconds, port, route_env, folder)
+                        shed = row["errors_by_status"].pop("503", 0)
+                        row.update(errors=row["errors"] - shed, shed=shed)
+                        row = {"workers": workers, "worker_processes": processes,
+                               "route": f"{route['method']} {route['path']}", **row}
+                        runs.append(row)
+                        console.print({k: row[k] for k in (
+                            "workers", "route", "rate", "achieved_rps", "p50_ms", "p99_ms",
+                            "errors", "shed")})
+                    runs[-1]["memory_mib_per_worker"] = worker_memory(server.pid)
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
+    report = {"target": TARGET, "runs": runs, "skipped": skipped,
+              "machine": {**machine, "load_average_at_end": list(os.getloadavg())},
+              "generator": "locust headless, FastHttpUser, constant_throughput per user, on "
+                           "the same machine as the server",
+              "command": shlex.join([Path(sys.executable).name, *sys.argv])}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    console.print(f"written {args.output}")
+
+
+if __name__ == "__main__":
+    main()
