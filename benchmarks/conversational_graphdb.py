@@ -1,4 +1,4 @@
-"""kuzu 0.11.3 against ladybug (LadybugDB, Kùzu's maintained successor) for the conversational graph.
+"""kuzu 0.11.3 against ladybug (LadybugDB, Kùzu's maintained successor) for the chat graph.
 
 Both engines get the same graph: recstack's schema DDL (:func:`recstack.conversational.schema.ddl`)
 and the frames ``recstack chat build`` loads (the build's own readers), bulk-loaded with
@@ -153,7 +153,8 @@ def measure(engine_name: str, shared_dir: Path, n_templates: int,
             "exact_answer_accuracy": round(sum(correct) / len(correct), 4),
             "extensions_offline": offline,
             "queries": len(queries),
-            "by_kind": {k: sum(q[0] == k for q in queries) for k in sorted({q[0] for q in queries})},
+            "by_kind": {kind: sum(q[0] == kind for q in queries)
+                        for kind in sorted({q[0] for q in queries})},
             "cypher": [q[1] for q in queries], "answers": answers}
 
 
