@@ -134,3 +134,16 @@ def test_llm_hyde_and_palr_choice_with_fallback(recommender, scripted_llm):
                              {"name": "없는집", "reason": "?"}]}, ensure_ascii=False)}])
     fallback = asker.ask(question)
     assert len(fallback.answer) == 3 and "유효하지 않아 기본 경로로" in fallback.message
+
+
+@pytest.mark.slow
+def test_question_vectors_are_cached_and_read_only(recommender):
+    from recstack.conversational.vectors import e5_queries
+
+    settings, _, built = recommender
+    question = "친구들이랑 한림 칼국수 맛집 추천해줘"
+    first = built.encode(question)
+    assert built.encode(question) is first  # a repeated question skips the model
+    assert not first.flags.writeable  # shared: a caller cannot change the cached vector
+    fresh = e5_queries(settings)(question)  # another encoder, same model: same vector
+    np.testing.assert_allclose(fresh, first, atol=1e-6)

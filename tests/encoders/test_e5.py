@@ -129,3 +129,15 @@ def test_token_classification_fine_tunes_from_the_converted_weights(e5, e5_home:
     assert torch.equal(words[:1000], frozen)  # frozen rows stayed put
     assert not torch.equal(model.bert.encoder.layer[3].output.dense.weight,
                            base.encoder.layer[3].output.dense.weight)  # the rest trained
+
+
+def test_max_length_caps_the_tokens_read(e5):
+    from recstack.encoders import embed
+
+    model, tokenizer = e5
+    short, longer = KOREAN[0], KOREAN[0] + " " + " ".join(KOREAN[1:] * 8)
+    capped = embed(model, tokenizer, [short, longer], max_length=8)
+    np.testing.assert_allclose(capped[0], capped[1], atol=1e-6)  # the tail is never read
+    full = embed(model, tokenizer, [short, longer])
+    assert float(full[0] @ full[1]) < 0.99  # without the cap the tail changes the vector
+    assert len(tokenizer(longer)["input_ids"]) > 8

@@ -231,7 +231,8 @@ def load_e5(settings_or_home: Settings | Path | str | None = None, *,
 
 
 def embed(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str] | str,
-          *, prefix: str = QUERY, batch_size: int = 64) -> np.ndarray:
+          *, prefix: str = QUERY, batch_size: int = 64,
+          max_length: int | None = None) -> np.ndarray:
     """e5 sentence embeddings: ``prefix + text``, mean over the tokens, L2-normalised.
 
     Args:
@@ -241,6 +242,7 @@ def embed(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, texts: Seq
         texts: one text or several.
         prefix: ``"query: "`` for questions, ``"passage: "`` for documents (as e5 was trained).
         batch_size: texts per forward pass.
+        max_length: tokens kept per text (prefix included); None: the model's 512.
 
     Returns:
         float32 ``(len(texts), hidden)``, or ``(hidden,)`` for a single string.
@@ -251,7 +253,8 @@ def embed(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, texts: Seq
     with torch.inference_mode():
         for start in range(0, len(items), batch_size):
             batch = tokenizer([prefix + text for text in items[start:start + batch_size]],
-                              padding=True, truncation=True, return_tensors="pt")
+                              padding=True, truncation=True, max_length=max_length,
+                              return_tensors="pt")
             hidden = model(input_ids=batch["input_ids"],
                            attention_mask=batch["attention_mask"]).last_hidden_state  # (B, T, H)
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
