@@ -331,9 +331,10 @@ enabled = false
 
 # Bodies whose values must fit the served model cannot be checked by the schema, which does
 # not know the model: a treatment model's feature columns and their possible ranges, the item
-# fields a recommender's catalogue can filter on. 422 is their documented answer.
+# fields a recommender's catalogue can filter on, whether this installation has a package
+# catalogue for a request that sends none. 422 is their documented answer.
 [[operations]]
-include-path-regex = "^/v1/(treatment/|recommendations)"
+include-path-regex = "^/v1/(treatment/|recommendations|packages/)"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "422", "503"]
 """
 
