@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import time
 
 import pytest
+from tests.matching.link_tables import write_table
+from tests.postgres import postgres_dsn
 
 from recstack.errors import ConfigError, NotFoundError
 from recstack.matching.executors import EndpointUnavailable, LocalExecutor, error_line
@@ -18,16 +19,6 @@ from recstack.matching.jobs_store import JobRecord, JobStore
 from recstack.settings import Settings
 
 MODEL = "place-matcher/1"
-
-
-def write_table(path, prefix, records):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "name", "lat", "lon", "address"])
-        for i, r in enumerate(records):
-            writer.writerow([f"{prefix}{i}", r.name, "" if r.lat is None else r.lat,
-                             "" if r.lon is None else r.lon, r.address])
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -225,17 +216,7 @@ def test_unknown_jobs_and_bad_options_are_named(link_home, tmp_path):
 # -- the job table: the same contract in SQLite and PostgreSQL --------------------------------
 
 def _postgres_dsn():
-    dsn = os.environ.get("RECSTACK_TEST_POSTGRES_DSN")
-    if not dsn:
-        pytest.skip("no PostgreSQL server for tests: set RECSTACK_TEST_POSTGRES_DSN "
-                    "(.ci/run starts one)")
-    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
-    try:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
-            conn.execute("DROP TABLE IF EXISTS match_jobs, match_link_state")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at {dsn} does not answer: {exc}")
-    return dsn
+    return postgres_dsn("DROP TABLE IF EXISTS match_jobs, match_link_state")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+from tests.matching.link_tables import write_table
 from typer.testing import CliRunner
 
 from recstack.errors import ConfigError, NotFoundError
@@ -20,16 +21,6 @@ from recstack.matching.jobs_store import JobStore
 from recstack.settings import Settings
 
 GEO_TEST = "place-matching/geo-er/osm_fsq/pit/test.txt.gz"
-
-
-def write_table(path, prefix, records):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "name", "lat", "lon", "address"])
-        for i, r in enumerate(records):
-            writer.writerow([f"{prefix}{i}", r.name, "" if r.lat is None else r.lat,
-                             "" if r.lon is None else r.lon, r.address])
-    return path
 
 
 @pytest.fixture(scope="module")

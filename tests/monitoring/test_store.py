@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.postgres import postgres_dsn
 
 from recstack.errors import ConfigError
 from recstack.monitoring.log import open_store
@@ -19,18 +19,9 @@ def _row(rid: str, t: float, model: str = "m") -> tuple:
 
 
 def _postgres_store() -> PostgresLogStore:
-    """A store on the server that RECSTACK_TEST_POSTGRES_DSN names (.ci/run starts one)."""
-    dsn = os.environ.get("RECSTACK_TEST_POSTGRES_DSN")
-    if not dsn:
-        pytest.skip("no PostgreSQL server for tests: set RECSTACK_TEST_POSTGRES_DSN "
-                    "(.ci/run starts one)")
-    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
-    try:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
-            conn.execute("DROP TABLE IF EXISTS predictions, labels")  # a clean slate per test
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at {dsn} does not answer: {exc}")
-    return PostgresLogStore(dsn)
+    """A store on the server that RECSTACK_TEST_POSTGRES_DSN names (.ci/run starts one), with a
+    clean slate per test."""
+    return PostgresLogStore(postgres_dsn("DROP TABLE IF EXISTS predictions, labels"))
 
 
 # One factory per registered backend; a backend added to the plugin table without one fails

@@ -8,10 +8,9 @@ and the comparison table and plots as a one-process sweep writes them.
 
 from __future__ import annotations
 
-import os
-
 import mlflow
 import pytest
+from tests.postgres import postgres_dsn
 
 from recstack.data.synthetic import TravelConfig, generate_travel
 from recstack.errors import ConfigError
@@ -69,18 +68,9 @@ def test_two_workers_share_a_sqlite_study(settings, tmp_path):
 @pytest.fixture()
 def postgres_url() -> str:
     """A fresh database on the server RECSTACK_TEST_POSTGRES_DSN names (.ci/run starts one)."""
-    dsn = os.environ.get("RECSTACK_TEST_POSTGRES_DSN")
-    if not dsn:
-        pytest.skip("no PostgreSQL server for tests: set RECSTACK_TEST_POSTGRES_DSN "
-                    "(.ci/run starts one)")
-    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
     # its own database: Optuna's tables (and its alembic_version) stay apart from other tests'
-    try:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
-            conn.execute("DROP DATABASE IF EXISTS recstack_sweep_test WITH (FORCE)")
-            conn.execute("CREATE DATABASE recstack_sweep_test")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at {dsn} does not answer: {exc}")
+    dsn = postgres_dsn("DROP DATABASE IF EXISTS recstack_sweep_test WITH (FORCE)",
+                       "CREATE DATABASE recstack_sweep_test")
     return dsn.rsplit("/", 1)[0] + "/recstack_sweep_test"
 
 
