@@ -16,32 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from recstack.errors import DataError
 from recstack.matching.data import Record
 from recstack.matching.packages import Package
+from recstack.matching.place import MAX_TEXT, Place
 
 __all__ = ["CatalogueIn", "PackageIn", "PlannerIn", "Stop", "load_catalogue", "read_catalogue",
            "read_planner"]
 
-MAX_TEXT = 512
 MAX_STOPS = 100
 
 
-class Stop(BaseModel):
-    """One stop of a planner or a package: a place name, coordinates when known."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=MAX_TEXT, pattern=r"\S",
-                      description="the place's name in its database; required")
-    lat: float | None = Field(None, ge=-90, le=90, description="latitude in degrees")
-    lon: float | None = Field(None, ge=-180, le=180, description="longitude in degrees")
-
-    @model_validator(mode="after")
-    def _both_coordinates(self) -> Stop:
-        if (self.lat is None) != (self.lon is None):
-            raise ValueError("give both 'lat' and 'lon', or neither")
-        return self
-
-    def to_record(self) -> Record:
-        return Record(" ".join(self.name.split()), self.lat, self.lon)
+# A planner's or a package's stop is a place: the same schema as the places route's records.
+Stop = Place
 
 
 class PlannerIn(BaseModel):

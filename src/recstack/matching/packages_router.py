@@ -16,7 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recstack.matching.bundle import MatchBundle
 from recstack.matching.package_io import PackageIn, PlannerIn, load_catalogue
-from recstack.serving import PredictionLoggerDep, SettingsDep, VersionCache, model_cache
+from recstack.serving import (
+    ModelRef,
+    PredictionLoggerDep,
+    SettingsDep,
+    VersionCache,
+    model_cache,
+)
 
 router = APIRouter(prefix="/v1/packages", tags=["matching"])
 ModelsDep = Annotated[VersionCache[MatchBundle], Depends(model_cache("matching"))]
@@ -33,9 +39,10 @@ class RecommendRequest(BaseModel):
     packages: list[PackageIn] | None = Field(
         None, min_length=1, max_length=5_000,
         description="packages to rank; default the configured catalogue")
-    top: int = Field(5, ge=1, le=100, description="packages returned")
-    model: str | None = Field(None, description="matcher: NAME, NAME@ALIAS or NAME/VERSION; "
-                                                "default RECSTACK_MATCHING__PACKAGE_MODEL")
+    top: int = Field(5, ge=1, le=100, strict=True, description="packages returned")
+    model: ModelRef | None = Field(None, description="matcher: NAME, NAME@ALIAS or "
+                                                     "NAME/VERSION; default "
+                                                     "RECSTACK_MATCHING__PACKAGE_MODEL")
 
 
 class StopMatch(BaseModel):

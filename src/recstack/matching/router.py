@@ -3,44 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Self
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from recstack.matching.bundle import MatchBundle, monitored_features
-from recstack.matching.data import PairSet, Record
-from recstack.serving import PredictionLoggerDep, VersionCache, model_cache
+from recstack.matching.data import PairSet
+from recstack.matching.place import PlaceRecord
+from recstack.serving import ModelRef, PredictionLoggerDep, VersionCache, model_cache
 
 router = APIRouter(prefix="/v1/places", tags=["matching"])
 ModelsDep = Annotated[VersionCache[MatchBundle], Depends(model_cache("matching"))]
-MAX_TEXT = 512
-
-
-class PlaceRecord(BaseModel):
-    """One place (or any entity): a name and whatever else is known."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=MAX_TEXT, pattern=r"\S",
-                      description="the record's name (or title); required")
-    lat: float | None = Field(None, ge=-90, le=90, description="latitude in degrees")
-    lon: float | None = Field(None, ge=-180, le=180, description="longitude in degrees")
-    address: str = Field("", max_length=MAX_TEXT)
-    postal_code: str = Field("", max_length=32)
-    attributes: dict[str, Annotated[str, Field(max_length=MAX_TEXT)]] = Field(
-        default_factory=dict, max_length=32, description="any other attribute: name → value")
-
-    @model_validator(mode="after")
-    def _both_coordinates(self) -> Self:
-        if (self.lat is None) != (self.lon is None):
-            raise ValueError("give both 'lat' and 'lon', or neither")
-        return self
-
-    def to_record(self) -> Record:
-        return Record(" ".join(self.name.split()), self.lat, self.lon, self.address.strip(),
-                      self.postal_code.strip(),
-                      {k.lower(): v for k, v in self.attributes.items() if v.strip()})
 
 
 class MatchRequest(BaseModel):
@@ -51,8 +25,8 @@ class MatchRequest(BaseModel):
 
     left: PlaceRecord
     right: PlaceRecord
-    model: str | None = Field(None, description="NAME, NAME@ALIAS or NAME/VERSION; default "
-                                                "RECSTACK_MATCHING__DEFAULT_MODEL")
+    model: ModelRef | None = Field(None, description="NAME, NAME@ALIAS or NAME/VERSION; "
+                                                     "default RECSTACK_MATCHING__DEFAULT_MODEL")
 
 
 class ServedModel(BaseModel):
