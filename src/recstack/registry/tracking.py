@@ -1,4 +1,5 @@
-"""MLflow tracking on an embedded SQLite backend under the recstack home.
+"""MLflow tracking: an embedded SQLite backend under the recstack home, or a tracking server
+(``RECSTACK_TRACKING__URI=http://host:5000``).
 
 Every training or evaluation run goes through ``start_run``: it points MLflow at the configured
 store, creates the experiment with its artifacts under the home directory (not ./mlruns), and
@@ -38,13 +39,24 @@ def configure_mlflow(settings: Settings) -> Any:
                                registry_uri=settings.tracking_uri)
 
 
+def is_tracking_server(settings: Settings) -> bool:
+    """Whether the tracking URI names an MLflow tracking server (``http(s)://``), not a
+    database this process opens itself."""
+    return settings.tracking_uri.lower().startswith(("http://", "https://"))
+
+
 def ensure_experiment(settings: Settings, name: str | None = None) -> str:
-    """The experiment's id, creating it with artifacts under the home directory if needed."""
+    """The experiment's id, creating it if needed: with artifacts under the home directory, or
+    on a tracking server where the server stores them."""
     client = configure_mlflow(settings)
     name = name or settings.tracking.experiment
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return str(experiment.experiment_id)
+    if is_tracking_server(settings):
+        # A tracking server keeps artifacts where it was told (--artifacts-destination) and
+        # proxies them; a folder of this machine would be unreadable from every other one.
+        return str(client.create_experiment(name))
     settings.artifact_root.mkdir(parents=True, exist_ok=True)
     return str(client.create_experiment(name, artifact_location=settings.artifact_root.as_uri()))
 
