@@ -105,22 +105,27 @@ class Asker:
         parsed = self.parser.parse(text)
         return self.answer_parsed(parsed, {"parse_ms": _since(started)})
 
-    def ask_llm(self, question: str, default: Callable[[], ParsedQuestion]) -> Answer:
+    def ask_llm(self, question: str, default: Callable[[], ParsedQuestion],
+                context: dict[str, Any] | None = None,
+                among: list[int] | None = None) -> Answer:
         """Text2Cypher by the model (validated, one repair round); the default path's answer,
-        saying why, when the endpoint is down or its output is invalid."""
+        saying why, when the endpoint is down or its output is invalid. A follow-up turn
+        passes the thread's previous turn (``context``) and the ids it ranks among."""
         from recstack.conversational.llm_path import fallback_note, run_llm_question
         from recstack.errors import RecstackError
 
         started = time.perf_counter()
         try:
-            result = run_llm_question(self.llm, self.store, question)
+            result = run_llm_question(self.llm, self.store, question, context, among)
         except RecstackError as exc:
             answer = self.answer_parsed(default())
             answer.message = fallback_note(exc)
             answer.timings_ms["llm_ms"] = _since(started)
             return answer
         return Answer(**result, timings_ms={"llm_ms": _since(started)},
-                      message="LLM이 쓴 Cypher(검증 통과)로 답했어요")
+                      message="LLM이 쓴 Cypher(검증 통과)로 답했어요"
+                      + (" (이전 질문에 이어서)" if context is not None else ""))
+
     def recommender(self) -> Any:
         """The open-recommendation :class:`~recstack.conversational.recommend.Recommender`,
         built on first use; None when there is none (no factory, or no vectors built)."""

@@ -215,6 +215,10 @@ class Conversation:
         if follows_up(reading, previous):
             assert previous is not None
             plan = merge(reading, previous)
+            if self.asker.llm is not None:  # every follow-up, with the thread, as Text2Cypher
+                plan["question"] = question
+                plan["context"] = {key: previous.get(key)
+                                   for key in ("question", "slots", "cypher", "ids")}
         elif not reading.says_anything() and not reading.food:
             return {"plan": {"route": "decline", "message": DECLINE_TOPIC}}
         else:
@@ -234,12 +238,15 @@ class Conversation:
         parsed = to_parsed(plan)
         assert parsed is not None
         if self.asker.llm is not None and "question" in plan:
-            answer = self.asker.ask_llm(plan["question"], lambda: parsed)
+            answer = self.asker.ask_llm(plan["question"], lambda: parsed, plan.get("context"),
+                                        parsed.among if plan.get("context") else None)
         else:
             answer = self.asker.answer_parsed(parsed)
             answer.message = _summary(parsed, answer.answer)
+        # The slots are the default path's reading even when the model answered: the next
+        # follow-up merges into them (and the model sees them as the previous turn's).
         previous = {"slots": asdict(parsed), "share": plan["share"], "low": plan["low"],
-                    "ids": answer.ids}
+                    "ids": answer.ids, "question": state["question"], "cypher": answer.cypher}
         return {"reply": answer.to_dict(), "previous": previous, "pending": None}
 
     def _recommend(self, state: TurnState) -> dict[str, Any]:
