@@ -130,3 +130,11 @@ def test_follow_ups_keep_the_attraction(asker, store, merchants):
                                      "18시22시이용건수비중")
     left = asker.ask("애월은?", thread="f")
     assert "attraction" not in left.params and left.params["district"] == "제주시 애월읍"
+
+
+def test_the_ui_shows_a_distance_not_a_share(asker, store):
+    from recstack.conversational.ui import answer_cards
+
+    cards = answer_cards(store, asker.ask("한라산 가까운 식당 top 5"))
+    assert cards and all(c.share_value is None and c.district == "제주시 해안동" for c in cards)
+    assert "한라산국립공원에서 약 4.7 km" in cards[0].reason
