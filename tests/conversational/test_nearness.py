@@ -138,3 +138,21 @@ def test_the_ui_shows_a_distance_not_a_share(asker, store):
     cards = answer_cards(store, asker.ask("한라산 가까운 식당 top 5"))
     assert cards and all(c.share_value is None and c.district == "제주시 해안동" for c in cards)
     assert "한라산국립공원에서 약 4.7 km" in cards[0].reason
+
+
+def test_a_graph_built_before_the_distances_says_to_rebuild(tmp_path):
+    from recstack.conversational.ask import Asker
+    from recstack.conversational.graph import KuzuStore
+    from recstack.conversational.schema import ddl
+
+    old = KuzuStore(tmp_path / "old.kuzu", read_only=False)  # schema 2: no DISTANCE_TO
+    for statement in ddl():
+        if "DISTANCE_TO" not in statement:
+            old.execute(statement)
+    old.execute("CREATE (:District {name: '제주시 한림읍', city: '제주시', dong: '한림읍'})")
+    old.execute("CREATE (:Attraction {name: '협재해수욕장', address: '', "
+                "district: '제주시 한림읍', lat: 33.39, lng: 126.24})")
+    with pytest.raises(DataError) as stale:
+        Asker(old).ask("협재해수욕장 근처 카페 중 30대 비중 높은 곳")
+    assert stale.value.field == "attraction" and "recstack chat build" in stale.value.fix
+    old.close()

@@ -89,6 +89,7 @@ class Attractions:
             else:
                 self.coordinates[str(row["name"])] = (float(lat), float(lng))
         reserved = self.reserved = set(reserved)
+        self.missing: str | None = None  # why distances cannot be asked (an old graph)
         # Exact names first: a form maps to the attractions at the first level naming it.
         self.forms: dict[str, list[str]] = {}
         levels: list[dict[str, list[str]]] = [{}, {}, {}]
@@ -158,6 +159,9 @@ class Attractions:
         for length in range(min(self._longest, end), 1, -1):
             form = compact[end - length:end]
             if form in self.forms and not (used and any(used[end - length:end])):
+                if self.missing:
+                    raise DataError("this graph has no attraction distances", field="attraction",
+                                    fix=self.missing)
                 context = compact[:end - length] + " " + compact[end:]
                 name = self.resolve(form, context)
                 if used is not None:

@@ -231,7 +231,12 @@ class QuestionParser:
         categories = [r["name"] for r in store.query("MATCH (c:Category) RETURN c.name AS name")]
         attractions = store.query("MATCH (a:Attraction) RETURN a.name AS name, a.lat AS lat, "
                                   "a.lng AS lng")
-        return cls(districts, categories, attractions)
+        parser = cls(districts, categories, attractions)
+        try:  # a graph built before schema 3 has no DISTANCE_TO edges
+            store.query("MATCH ()-[n:DISTANCE_TO]->() RETURN n.km AS km LIMIT 1")
+        except RuntimeError:
+            parser.attractions.missing = "run `recstack chat build` (this graph predates it)"
+        return parser
 
     def _district_alias_table(self) -> dict[str, list[str]]:
         """alias → districts: ``제주시애월읍``, ``애월읍``, ``애월``, digit forms of numbered
