@@ -100,15 +100,15 @@ def run_open(settings: Any, store: Any, fingerprint: str, shared_dir: Path,
             "rows": rows}
 
 
-def run(shared_dir: Path, n_templates: int, open_districts: list[str] | None = None
-        ) -> dict[str, Any]:
+def run(shared_dir: Path, n_templates: int, open_districts: list[str] | None = None,
+        n_near: int = 40) -> dict[str, Any]:
     from recstack.conversational.ask import Asker
     from recstack.conversational.build import build_graph
     from recstack.conversational.graph import open_graph
     from recstack.errors import RecstackError
     from recstack.settings import Settings
 
-    questions = all_questions(shared_dir, n_templates)
+    questions = all_questions(shared_dir, n_templates, n_near)
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home), data={"shared_dir": shared_dir})
         build = build_graph(settings)
@@ -125,6 +125,7 @@ def run(shared_dir: Path, n_templates: int, open_districts: list[str] | None = N
                 got, timings, error = set(), {}, str(exc)
             timings["total_ms"] = 1000 * (time.perf_counter() - started)
             rows.append({"kind": question.kind, "question": question.text,
+                         "near": question.slots.near is not None,
                          "correct": got == question.answer and error is None,
                          "expected": sorted(question.answer), "got": sorted(got),
                          "error": error, **timings})
@@ -138,6 +139,10 @@ def run(shared_dir: Path, n_templates: int, open_districts: list[str] | None = N
         chosen = [r for r in rows if r["kind"] == kind]
         by_kind[kind] = {"questions": len(chosen),
                          "accuracy": sum(r["correct"] for r in chosen) / len(chosen)}
+        near = [r for r in chosen if r["near"]]
+        if near:  # questions near a named attraction, a subset of the kind
+            by_kind[f"{kind}, near an attraction"] = {
+                "questions": len(near), "accuracy": sum(r["correct"] for r in near) / len(near)}
     latency = {stage: {"mean": statistics.fmean(r[stage] for r in rows if stage in r),
                        "p95": _quantile([r[stage] for r in rows if stage in r], 0.95)}
                for stage in STAGES}
@@ -195,19 +200,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared-dir", type=Path,
                         default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--templates", type=int, default=400)
+    parser.add_argument("--templates", type=int, default=160,
+                        help="template questions over districts")
+    parser.add_argument("--near-templates", type=int, default=40,
+                        help="template questions near a named attraction")
     parser.add_argument("--open-districts", default=",".join(OPEN_DISTRICTS),
                         help="districts whose merchants are embedded for the open "
                              "recommendations ('' skips them; 'all' embeds every merchant)")
     parser.add_argument("--out", type=Path, default=RESULTS / "conversational.json")
     args = parser.parse_args()
     districts = [d for d in args.open_districts.split(",") if d]
-    measured = run(args.shared_dir, args.templates, districts)
+    measured = run(args.shared_dir, args.templates, districts, args.near_templates)
     result = {
         "protocol": "exact answer: the returned set of merchant names equals the set pandas "
                     "computes from the CSV (ties at the k-th value included); latency per "
                     "question, one at a time, after one warm-up, graph in kuzu on local disk",
         "command": f"benchmarks/conversational.py --templates {args.templates} "
+                   f"--near-templates {args.near_templates} "
                    f"--open-districts '{args.open_districts}'",
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         **measured,

@@ -11,6 +11,7 @@ at least the k-th best value (ties included) — reading the CSV's own Korean co
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 CSV = "jeju/shinhan_mct_202312_latest_with_text.csv"
+ATTRACTIONS = "jeju/jeju_attractions_geocoded.csv"
+NEAR_KM = 5.0  # 근처 = the attraction's own district and districts centred within this
 # Slot share name → the CSV column (the schema's property names are not used here on purpose).
 COLUMNS = {
     "age20": "20대이하고객수비중", "age30": "30대고객수비중", "age40": "40대고객수비중",
@@ -50,6 +53,8 @@ class Slots:
     k: int = 1
     bands: tuple[tuple[str, int, int], ...] = ()
     among: tuple[int, ...] | None = None  # a follow-up's 그 중: the previous answer's rows
+    near: str | None = None  # an attraction's name as the CSV writes it (AREA_NM)
+    radius_km: float = NEAR_KM
 
 
 @dataclass
@@ -66,7 +71,59 @@ def load_frame(shared_dir: Path) -> pd.DataFrame:
     frame["_district"] = parts.str[1].fillna("") + " " + parts.str[2].fillna("")
     for band, column in BAND_COLUMNS.items():
         frame[f"_{band}"] = frame[column].str[0].astype(int)
+    # Beside the frame, not in frame.attrs (pandas deep-copies attrs on every operation).
+    PLACES[id(frame)] = load_places(shared_dir, set(frame["_district"]))
     return frame
+
+
+PLACES: dict[int, dict[str, dict]] = {}  # id(frame from load_frame) → load_places(...)
+
+
+def _km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance (spherical law of cosines; the build uses haversine)."""
+    a, b = math.radians(lat1), math.radians(lat2)
+    cos = (math.sin(a) * math.sin(b)
+           + math.cos(a) * math.cos(b) * math.cos(math.radians(lng2 - lng1)))
+    return 6371.0 * math.acos(max(-1.0, min(1.0, cos)))
+
+
+def load_places(shared_dir: Path, districts: set[str]) -> dict[str, dict]:
+    """attraction name → {"district": its 시 읍/면/동 or "", "km": {district: km to its centre}}.
+
+    An attraction's district is the first of its road then lot address whose 시 and next word
+    name a merchant district; a district's centre is the mean position of its geocoded
+    attractions; attractions without coordinates have no distances."""
+    raw = pd.read_csv(shared_dir / ATTRACTIONS, encoding="utf-8-sig")
+    raw["AREA_NM"] = raw["AREA_NM"].str.strip()
+    raw = raw.drop_duplicates("AREA_NM")
+
+    def place(*addresses: object) -> str:
+        for address in addresses:
+            words = str(address).split() if isinstance(address, str) else []
+            for i, word in enumerate(words[:-1]):
+                if word in ("제주시", "서귀포시") and f"{word} {words[i + 1]}" in districts:
+                    return f"{word} {words[i + 1]}"
+                if word in ("제주시", "서귀포시"):
+                    break
+        return ""
+
+    raw["district"] = [place(n, o) for n, o in zip(raw["New_ADDR"], raw["Old_ADDR"],
+                                                    strict=True)]
+    located = raw[(raw["district"] != "") & raw["lat"].notna()]
+    centres = located.groupby("district")[["lat", "lng"]].mean()
+    places = {}
+    for row in raw.itertuples():
+        km = {} if pd.isna(row.lat) else {
+            d: _km(row.lat, row.lng, c.lat, c.lng) for d, c in centres.iterrows()}
+        places[row.AREA_NM] = {"district": row.district, "km": km}
+    return places
+
+
+def _near_districts(frame: pd.DataFrame, slots: Slots) -> dict[str, float]:
+    """district → km for the districts near ``slots.near``."""
+    place = PLACES[id(frame)][slots.near]
+    return {d: km for d, km in place["km"].items()
+            if km <= slots.radius_km or d == place["district"]}
 
 
 def candidates(frame: pd.DataFrame, slots: Slots) -> pd.DataFrame:
@@ -79,13 +136,18 @@ def candidates(frame: pd.DataFrame, slots: Slots) -> pd.DataFrame:
         rows = rows[rows[f"_{band}"].between(low, high)]
     if slots.among is not None:
         rows = rows[rows.index.isin(slots.among)]
+    if slots.near is not None:
+        near = _near_districts(frame, slots)
+        rows = rows[rows["_district"].isin(near)].copy()
+        rows["_km"] = rows["_district"].map(near)
     return rows
 
 
 def expected_rows(frame: pd.DataFrame, slots: Slots) -> list[int]:
     """The CSV rows answering ``slots``: share at least the k-th best value, ties included."""
     rows = candidates(frame, slots)
-    values = rows[COLUMNS[slots.share]].sort_values(ascending=not slots.descending)
+    column = "_km" if slots.share == "km" else COLUMNS[slots.share]  # km: nearest first
+    values = rows[column].sort_values(ascending=not slots.descending)
     if values.empty:
         return []
     kth = values.iloc[min(slots.k, len(values)) - 1]
@@ -138,6 +200,45 @@ def template_questions(frame: pd.DataFrame, n: int = 400, seed: int = 0) -> list
     return questions
 
 
+# Attractions as people say them → the CSV's AREA_NM (chosen by hand, well-known places).
+NEAR_PLACES = {
+    "성산일출봉": "성산일출봉(UNESCO 세계자연유산)", "협재해수욕장": "협재해수욕장",
+    "한라산": "한라산국립공원", "천지연폭포": "천지연폭포", "용두암": "용두암", "만장굴": "만장굴",
+    "섭지코지": "섭지코지", "중문관광단지": "중문관광단지", "함덕해수욕장": "함덕해수욕장",
+    "월정리해변": "월정리해변", "새별오름": "새별오름", "오설록티뮤지엄": "오설록티뮤지엄",
+    "산굼부리": "산굼부리", "비자림": "비자림", "송악산": "송악산", "산방산": "산방산",
+    "카멜리아힐": "카멜리아힐", "외돌개": "외돌개", "정방폭포": "정방폭포", "쇠소깍": "쇠소깍",
+    "이호테우해수욕장": "이호테우해수욕장", "제주국제공항": "제주국제공항",
+    "표선해수욕장": "표선해수욕장", "금능해수욕장": "금능해수욕장",
+}
+
+
+def template_near_questions(frame: pd.DataFrame, n: int = 40, seed: int = 1) -> list[Question]:
+    """``n`` questions near an attraction: a share ranked among the merchants of a category
+    near it (four in five), or the nearest merchants of a category."""
+    rng = random.Random(seed)
+    categories = sorted(frame["판매음식종류"].value_counts().index[:12])
+    questions: list[Question] = []
+    while len(questions) < n:
+        spoken = rng.choice(sorted(NEAR_PLACES))
+        category, k = rng.choice(categories), rng.choice([1, 1, 2, 3])
+        word = rng.choice(["근처", "주변", "인근"])
+        if rng.random() < 0.2:
+            slots = Slots("km", None, category, descending=False, k=k, near=NEAR_PLACES[spoken])
+            text = f"{spoken}에서 가장 가까운 {category} {k}곳"
+        else:
+            share = rng.choice(sorted(COLUMNS))
+            slots = Slots(share, None, category, descending=rng.random() < 0.7, k=k,
+                          near=NEAR_PLACES[spoken])
+            high = "높은" if slots.descending else "낮은"
+            many = "" if k == 1 else f" {k}곳"
+            text = f"{spoken} {word} {category} 중 {SHARE_WORDS[share]} 비중이 가장 {high} 곳{many}"
+        if candidates(frame, slots).empty:
+            continue
+        questions.append(Question(text, slots, "template"))
+    return questions
+
+
 CONTEST = [
     Question("제주시 한림읍에 있는 카페 중 30대 이용 비중이 가장 높은 곳은?",
              Slots("age30", "제주시 한림읍", "커피"), "contest"),
@@ -148,9 +249,10 @@ CONTEST = [
 
 
 def _p(text: str, share: str, district: str | None, category: str | None, *,
-       descending: bool = True, k: int = 1,
-       bands: tuple[tuple[str, int, int], ...] = ()) -> Question:
-    return Question(text, Slots(share, district, category, descending, k, bands), "paraphrase")
+       descending: bool = True, k: int = 1, bands: tuple[tuple[str, int, int], ...] = (),
+       near: str | None = None, radius_km: float = NEAR_KM) -> Question:
+    return Question(text, Slots(share, district, category, descending, k, bands,
+                                near=near, radius_km=radius_km), "paraphrase")
 
 
 # Written by hand: phrasings the templates above never produce (word order, synonyms, spoken
@@ -355,9 +457,11 @@ def conversation_turns(shared_dir: Path | None = None,
     """Every turn of :data:`CONVERSATIONS` with its answer computed from the CSV."""
     from dataclasses import replace
 
+    from conversational_handwritten import MORE_CONVERSATIONS
+
     frame = load_frame(shared_dir) if frame is None else frame
     turns: list[Turn] = []
-    for number, conversation in enumerate(CONVERSATIONS):
+    for number, conversation in enumerate(CONVERSATIONS + MORE_CONVERSATIONS):
         previous: Slots | None = None
         previous_rows: list[int] = []
         for index, (text, change) in enumerate(conversation, 1):
@@ -411,10 +515,15 @@ def open_questions(frame: pd.DataFrame, districts: list[str]) -> list[OpenQuesti
     return questions
 
 
-def all_questions(shared_dir: Path, n_templates: int = 400) -> list[Question]:
-    """Templates, contest examples and paraphrases, each with its computed answer."""
+def all_questions(shared_dir: Path, n_templates: int = 160, n_near: int = 40) -> list[Question]:
+    """Templates (districts, then attractions), contest examples and hand-written questions
+    (:data:`PARAPHRASES` and :mod:`conversational_handwritten`), each with its computed
+    answer."""
+    from conversational_handwritten import HANDWRITTEN
+
     frame = load_frame(shared_dir)
-    questions = template_questions(frame, n_templates) + CONTEST + PARAPHRASES
+    questions = (template_questions(frame, n_templates) + template_near_questions(frame, n_near)
+                 + CONTEST + PARAPHRASES + HANDWRITTEN)
     for question in questions:
         question.answer = expected(frame, question.slots)
     return questions
@@ -423,14 +532,20 @@ def all_questions(shared_dir: Path, n_templates: int = 400) -> list[Question]:
 if __name__ == "__main__":
     import sys
 
+    # The module by its own name, not __main__: conversational_handwritten imports it, and its
+    # Slots must be the class conversation_turns checks.
+    sys.path.insert(0, str(Path(__file__).parent))
+    import conversational_evalset as evalset
+
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parents[2] / "shared/data"
-    qs = all_questions(root)
+    qs = evalset.all_questions(root)
     for kind in ("template", "contest", "paraphrase"):
         chosen = [q for q in qs if q.kind == kind]
         empty = sum(not q.answer for q in chosen)
         sys.stdout.write(f"{kind}: {len(chosen)} questions, {empty} with no answer\n")
-    turns = conversation_turns(root)
-    sys.stdout.write(f"conversations: {len(CONVERSATIONS)}, {len(turns)} turns, "
+    turns = evalset.conversation_turns(root)
+    count = len({t.conversation for t in turns})
+    sys.stdout.write(f"conversations: {count}, {len(turns)} turns, "
                      f"{sum(t.expect == 'answer' and not t.answer for t in turns)} answered "
                      "turns with no answer\n")
     for q in qs[-3:]:

@@ -59,14 +59,15 @@ def frames(shared_dir: Path) -> dict[str, Any]:
         columns={"district": "name"})
     categories = merchants.groupby("category").size().rename("merchants").reset_index().rename(
         columns={"category": "name"})
-    attractions, near = read_attractions(shared_dir / ATTRACTION_CSV, set(districts["name"]))
+    attractions, near, distance_to = read_attractions(shared_dir / ATTRACTION_CSV,
+                                                      set(districts["name"]))
     return {"Merchant": merchants, "District": districts, "Category": categories,
             "Attraction": attractions,
             "IN_DISTRICT": placed[["id", "district"]].rename(columns={"id": "from",
                                                                      "district": "to"}),
             "OF_CATEGORY": merchants[["id", "category"]].rename(columns={"id": "from",
                                                                         "category": "to"}),
-            "NEAR": near}
+            "NEAR": near, "DISTANCE_TO": distance_to}
 
 
 def build(engine: Any, path: Path, tables: dict[str, Any]) -> tuple[Any, Any, float]:
@@ -122,7 +123,8 @@ def measure(engine_name: str, shared_dir: Path, n_templates: int,
     engine = importlib.import_module(engine_name)
     tables = frames(shared_dir)
     # The parser over the graph's districts and categories (what from_graph reads).
-    parser = QuestionParser(tables["District"]["name"], tables["Category"]["name"])
+    parser = QuestionParser(tables["District"]["name"], tables["Category"]["name"],
+                            tables["Attraction"].to_dict("records"))
     queries = []
     for question in all_questions(shared_dir, n_templates):
         try:

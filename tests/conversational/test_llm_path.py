@@ -77,6 +77,9 @@ def test_an_endpoint_that_is_down_falls_back_and_says_so(store, chat_settings):
     assert "LLMUnavailable" in answer.message
     turn = asker.ask(QUESTION, thread="down")  # a conversation falls back the same way
     assert turn.answer == ["벌크커피한림점"] and "기본 경로" in turn.message
+    follow = asker.ask("40대는?", thread="down")  # and so does a follow-up turn
+    default = Asker(store).ask(QUESTION.replace("30대", "40대"))
+    assert follow.answer == default.answer and "LLM을 쓸 수 없어 기본 경로로" in follow.message
 
 
 def test_palr_chooses_only_from_the_candidates(chat_settings, scripted_llm):
@@ -96,3 +99,61 @@ def test_palr_chooses_only_from_the_candidates(chat_settings, scripted_llm):
         {"name": "돈사돈", "reason": "유명해요"}]}, ensure_ascii=False)}])
     with pytest.raises(DataError, match="not candidates"):
         palr_choose(client, "부모님 모시고 갈 애월 흑돼지집", candidates)
+
+
+TOP5 = GOOD.replace("LIMIT 1 WITH max(v)", "LIMIT 5 WITH min(v)")
+
+
+def _hallim_cafes(merchants):
+    return merchants[merchants["지역"].fillna("").str.contains("제주시 한림읍")
+                     & (merchants["판매음식종류"] == "커피")]
+
+
+def test_a_follow_up_goes_to_the_model_with_the_thread(llm_asker, scripted_llm, merchants):
+    """With the switch on every follow-up is Text2Cypher too, the previous turn in the prompt;
+    the model's answer passes the validator and must stay among the previous answer."""
+    scripted_llm.script([{"when": "질문:", "reply": _reply(TOP5)}])
+    first = llm_asker.ask(QUESTION.replace("곳은?", "곳 5곳은?"), thread="llm")
+    cafes = _hallim_cafes(merchants)
+    assert set(first.answer) == set(cafes.nlargest(5, "30대고객수비중")["가맹점명"].str.strip())
+    among = (f"MATCH (m:Merchant) WHERE m.id IN {first.ids} RETURN m.id AS id, m.name AS name, "
+             "m.female AS value ORDER BY value DESC LIMIT 1")
+    scripted_llm.script([{"when": "후속 질문: 그 중에 여성", "reply": _reply(among)}])
+    follow = llm_asker.ask("그 중에 여성 비중이 가장 높은 곳은?", thread="llm")
+    top5 = cafes.loc[first.ids]
+    best = top5.loc[top5["최근12개월여성회원수비중"].idxmax(), "가맹점명"].strip()
+    assert follow.answer == [best] and follow.cypher == among
+    assert "이전 질문에 이어서" in follow.message
+    sent = scripted_llm.requests()[-1]["messages"][-1]["content"]
+    assert "이전 질문: 제주시 한림읍에 있는 카페 중 30대" in sent
+    assert f"이전 답의 가맹점 id: {first.ids}" in sent and '"share": "age30"' in sent
+    assert sent.endswith("후속 질문: 그 중에 여성 비중이 가장 높은 곳은?")
+
+
+@pytest.mark.parametrize("reply, note", [
+    ("이건 JSON이 아니에요 🙂", "LLMOutputError"),
+    (_reply("MATCH (m:Merchant)-[:IN_DISTRICT]->(d:District {name: '제주시 연동'}) "
+            "RETURN m.id AS id, m.name AS name, m.female AS value ORDER BY value DESC LIMIT 1"),
+     "outside the previous answer"),
+    (_reply("MATCH (m:Merchant) SET m.name = 'x' RETURN m.id AS id, m.name AS name"), "SET"),
+])
+def test_a_bad_follow_up_reply_falls_back_to_the_slots(llm_asker, scripted_llm, store,
+                                                       reply, note):
+    """Garbage, an answer outside 그 중's set, a write (refused twice): the default path's
+    follow-up answer, saying why; the thread goes on from it."""
+    from recstack.conversational.ask import Asker
+
+    scripted_llm.script([{"when": "후속 질문", "reply": reply},
+                         {"when": "거부", "reply": reply},  # the repair round gets it again
+                         {"when": "질문:", "reply": _reply(TOP5)}])
+    llm_asker.ask(QUESTION.replace("곳은?", "곳 5곳은?"), thread="bad")
+    follow = llm_asker.ask("그 중에 여성 비중이 가장 높은 곳은?", thread="bad")
+    plain = Asker(store)
+    plain.ask(QUESTION.replace("곳은?", "곳 5곳은?"), thread="p")
+    expected = plain.ask("그 중에 여성 비중이 가장 높은 곳은?", thread="p")
+    assert follow.answer == expected.answer and follow.cypher == expected.cypher
+    assert "유효하지 않아 기본 경로로" in follow.message and note in follow.message
+    assert "{" not in follow.message.split("(", 1)[0]  # a sentence, not a traceback
+    scripted_llm.script([{"when": "질문:", "reply": "garbage"}])
+    assert llm_asker.ask("저녁은?", thread="bad").answer == plain.ask("저녁은?", thread="p").answer
+    plain.close()

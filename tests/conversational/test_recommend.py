@@ -80,6 +80,8 @@ def test_open_recommendation_finds_the_food_and_fits_the_companions(recommender,
     # An attraction: distances in the reasons, nearest districts only.
     beach = asker.ask("협재해수욕장 근처 아이들과 갈 만한 식당 추천해줘")
     assert beach.answer and "협재해수욕장에서 약" in beach.reasons[0]
+    short = asker.ask("협재 근처 아이들과 갈 만한 식당 추천해줘")  # the parser's reading of 협재
+    assert short.slots["attraction"] == "협재해수욕장" and "협재해수욕장에서 약" in short.reasons[0]
     _, stages = built.recommend("친구들이랑 한림 칼국수 맛집 추천해줘",
                                 asker.parser.read("친구들이랑 한림 칼국수 맛집 추천해줘",
                                                   strict=False))

@@ -105,22 +105,27 @@ class Asker:
         parsed = self.parser.parse(text)
         return self.answer_parsed(parsed, {"parse_ms": _since(started)})
 
-    def ask_llm(self, question: str, default: Callable[[], ParsedQuestion]) -> Answer:
+    def ask_llm(self, question: str, default: Callable[[], ParsedQuestion],
+                context: dict[str, Any] | None = None,
+                among: list[int] | None = None) -> Answer:
         """Text2Cypher by the model (validated, one repair round); the default path's answer,
-        saying why, when the endpoint is down or its output is invalid."""
+        saying why, when the endpoint is down or its output is invalid. A follow-up turn
+        passes the thread's previous turn (``context``) and the ids it ranks among."""
         from recstack.conversational.llm_path import fallback_note, run_llm_question
         from recstack.errors import RecstackError
 
         started = time.perf_counter()
         try:
-            result = run_llm_question(self.llm, self.store, question)
+            result = run_llm_question(self.llm, self.store, question, context, among)
         except RecstackError as exc:
             answer = self.answer_parsed(default())
             answer.message = fallback_note(exc)
             answer.timings_ms["llm_ms"] = _since(started)
             return answer
         return Answer(**result, timings_ms={"llm_ms": _since(started)},
-                      message="LLM이 쓴 Cypher(검증 통과)로 답했어요")
+                      message="LLM이 쓴 Cypher(검증 통과)로 답했어요"
+                      + (" (이전 질문에 이어서)" if context is not None else ""))
+
     def recommender(self) -> Any:
         """The open-recommendation :class:`~recstack.conversational.recommend.Recommender`,
         built on first use; None when there is none (no factory, or no vectors built)."""
@@ -198,7 +203,8 @@ class Asker:
         timings["query_ms"] = _since(started)
         return Answer(answer=[str(r["name"]) for r in rows], cypher=cypher, params=params,
                       reasons=[_reason(parsed, r) for r in rows], slots=asdict(parsed),
-                      timings_ms=timings, ids=[int(r["id"]) for r in rows])
+                      timings_ms=timings, ids=[int(r["id"]) for r in rows],
+                      message=NEARNESS_BASIS if parsed.attraction else "")
 
     def close(self) -> None:
         """Close the conversation's checkpoint file (the graph store is the caller's)."""
@@ -208,10 +214,19 @@ class Asker:
                 self._conversation = None
 
 
+# Merchants have a 읍/면/동, not coordinates: every distance says what it is measured from.
+NEARNESS_BASIS = ("거리는 가게가 속한 읍/면/동의 중심(그 동네 관광지 좌표의 평균)에서 잰 값이라, "
+                  "같은 동네 가게는 거리가 같아요.")
+
+
 def _reason(parsed: ParsedQuestion, row: dict[str, Any]) -> str:
+    where = f"{row['name']} ({row['district'] or '주소 없음'}, {row['category']}): "
+    km = (f"{parsed.attraction}에서 약 {float(row['km']):.1f} km (동네 중심 기준)"
+          if parsed.attraction and row.get("km") is not None else "")
+    if parsed.share == "km":
+        return where + km
     label = SHARE_BY_PROP[parsed.share].label
-    return (f"{row['name']} ({row['district'] or '주소 없음'}, {row['category']}): "
-            f"{label} {100 * float(row['value']):.1f}%")
+    return where + f"{label} {100 * float(row['value']):.1f}%" + (f" · {km}" if km else "")
 
 
 def _since(started: float) -> float:

@@ -128,9 +128,11 @@ def _haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(a))
 
 
-def read_attractions(path: Path, districts: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Attractions (district placed by the road address, else the lot address) and their NEAR
-    edges with the distance to the district's centre (mean of its geocoded attractions)."""
+def read_attractions(path: Path, districts: set[str]
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Attractions (district placed by the road address, else the lot address), their NEAR
+    edges with the distance to the district's centre (mean of its geocoded attractions), and
+    the DISTANCE_TO edges from every geocoded attraction to every district centre."""
     raw = pd.read_csv(path, encoding="utf-8-sig")
     placed = []
     for new, old in zip(raw["New_ADDR"].fillna(""), raw["Old_ADDR"].fillna(""), strict=True):
@@ -148,7 +150,13 @@ def read_attractions(path: Path, districts: set[str]) -> tuple[pd.DataFrame, pd.
         for d, lat, lng in zip(edges["district"], edges["lat"], edges["lng"], strict=True)]
     near = pd.DataFrame({"from": edges["name"], "to": edges["district"],
                          "distance_km": pd.array(distances, dtype="Float64")})
-    return frame, near
+    geocoded = frame[frame["lat"].notna()]
+    pairs = [(name, district, _haversine_km(lat, lng, *centres.loc[district]))
+             for name, lat, lng in zip(geocoded["name"], geocoded["lat"], geocoded["lng"],
+                                       strict=True)
+             for district in centres.index]
+    distance_to = pd.DataFrame(pairs, columns=["from", "to", "km"])
+    return frame, near, distance_to
 
 
 def _stored_fingerprint(path: Path) -> str | None:
@@ -184,7 +192,7 @@ def build_graph(settings: Settings, *, force: bool = False,
     if path.exists() and not force and _stored_fingerprint(path) == inputs:
         return BuildReport(path, False, {}, time.perf_counter() - started, inputs)
     steps = ["read the CSVs", "create tables", "Merchant", "District", "Category", "Attraction",
-             "IN_DISTRICT", "OF_CATEGORY", "NEAR", "fingerprint"]
+             "IN_DISTRICT", "OF_CATEGORY", "NEAR", "DISTANCE_TO", "fingerprint"]
     task = progress.add_task("chat build", total=len(steps)) if progress is not None else None
 
     def step(name: str) -> None:
@@ -197,7 +205,7 @@ def build_graph(settings: Settings, *, force: bool = False,
         columns={"district": "name"})
     categories = merchants.groupby("category").size().rename("merchants").reset_index().rename(
         columns={"category": "name"})
-    attractions, near = read_attractions(files[1], set(districts["name"]))
+    attractions, near, distance_to = read_attractions(files[1], set(districts["name"]))
     step(steps[0])
     _remove(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,7 +219,7 @@ def build_graph(settings: Settings, *, force: bool = False,
                                                                     "category": "to"})
         tables = {"Merchant": merchants, "District": districts, "Category": categories,
                   "Attraction": attractions, "IN_DISTRICT": in_district,
-                  "OF_CATEGORY": of_category, "NEAR": near}
+                  "OF_CATEGORY": of_category, "NEAR": near, "DISTANCE_TO": distance_to}
         for label, frame in tables.items():
             store.copy_frame(label, frame)
             step(label)

@@ -29,6 +29,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from recstack.conversational.ask import NEARNESS_BASIS
+from recstack.conversational.nearness import NEAR_RADIUS_KM
 from recstack.conversational.parser import ParsedQuestion, Reading
 from recstack.conversational.schema import SHARE_BY_PROP
 from recstack.errors import DataError, missing_extra
@@ -59,7 +61,8 @@ def follows_up(reading: Reading, previous: dict[str, Any] | None) -> bool:
     if not previous or not reading.says_anything():
         return False
     return (reading.restrict or reading.same_place or reading.share is None
-            or (reading.district is None and reading.city is None))
+            or (reading.district is None and reading.city is None
+                and reading.attraction is None))
 
 
 def merge(reading: Reading, previous: dict[str, Any]) -> dict[str, Any]:
@@ -69,9 +72,12 @@ def merge(reading: Reading, previous: dict[str, Any]) -> dict[str, Any]:
     low = reading.low if reading.low is not None else previous["low"]
     slots["k"] = reading.k or (1 if reading.restrict else slots["k"])
     moved = False
-    if (reading.district or reading.city) and not reading.same_place:
-        moved = (reading.district, reading.city) != (slots["district"], slots["city"])
+    if (reading.district or reading.city or reading.attraction) and not reading.same_place:
+        moved = ((reading.district, reading.city, reading.attraction)
+                 != (slots["district"], slots["city"], slots.get("attraction")))
         slots["district"], slots["city"] = reading.district, reading.city
+        slots["attraction"] = reading.attraction  # 애월은? after 성산일출봉 근처: no longer near
+        slots["radius_km"] = reading.radius_km or NEAR_RADIUS_KM
     if reading.category and reading.category != slots["category"]:
         slots["category"], moved = reading.category, True
     if reading.filters:
@@ -80,6 +86,8 @@ def merge(reading: Reading, previous: dict[str, Any]) -> dict[str, Any]:
         slots["among"] = list(previous["ids"])
     elif moved:
         slots["among"] = None
+    if share == "km" and not slots.get("attraction"):
+        share = None  # "nearest" means nothing once the attraction is gone: ask what to rank by
     return {"slots": slots, "share": share, "low": low}
 
 
@@ -87,7 +95,9 @@ def standalone(reading: Reading) -> dict[str, Any]:
     """The slots of a question on its own (no place = all of Jeju, k 1)."""
     slots = {"share": None, "descending": True, "k": reading.k or 1, "district": reading.district,
              "city": reading.city, "category": reading.category,
-             "filters": [list(f) for f in reading.filters], "among": None}
+             "filters": [list(f) for f in reading.filters], "among": None,
+             "attraction": reading.attraction,
+             "radius_km": reading.radius_km or NEAR_RADIUS_KM}
     return {"slots": slots, "share": reading.share, "low": reading.low}
 
 
@@ -188,7 +198,9 @@ class Conversation:
             if reading.topic is not None:
                 parser.read(text)  # raises: an unknown category in a data question
         except DataError as exc:
-            if exc.field == "district" and "districts:" in str(exc):
+            if exc.field == "attraction" and "attractions:" not in str(exc):
+                return {"plan": {"route": "decline", "message": _unknown_attraction(exc)}}
+            if any(w in str(exc) for w in ("districts:", "attractions:")):
                 if pending:  # asked once already: at most one clarifying question
                     return {"plan": {"route": "decline", "message": "죄송해요, 어느 동네인지 "
                                      "알 수 없어 답하지 못했어요. " + _which_district(exc)}}
@@ -203,11 +215,17 @@ class Conversation:
         if follows_up(reading, previous):
             assert previous is not None
             plan = merge(reading, previous)
+            if self.asker.llm is not None:  # every follow-up, with the thread, as Text2Cypher
+                plan["question"] = question
+                plan["context"] = {key: previous.get(key)
+                                   for key in ("question", "slots", "cypher", "ids")}
         elif not reading.says_anything() and not reading.food:
             return {"plan": {"route": "decline", "message": DECLINE_TOPIC}}
         else:
             plan = standalone(reading)
             plan["question"] = text  # the LLM path (when on) writes Cypher for it
+        if plan["share"] is None and plan["slots"].get("attraction"):
+            plan["share"] = "km"  # 한라산 가까운 식당: nearest first
         if plan["share"] is None:
             if pending:  # asked once already: at most one clarifying question
                 return {"plan": {"route": "decline", "message": DECLINE_UNCLEAR}}
@@ -220,12 +238,15 @@ class Conversation:
         parsed = to_parsed(plan)
         assert parsed is not None
         if self.asker.llm is not None and "question" in plan:
-            answer = self.asker.ask_llm(plan["question"], lambda: parsed)
+            answer = self.asker.ask_llm(plan["question"], lambda: parsed, plan.get("context"),
+                                        parsed.among if plan.get("context") else None)
         else:
             answer = self.asker.answer_parsed(parsed)
             answer.message = _summary(parsed, answer.answer)
+        # The slots are the default path's reading even when the model answered: the next
+        # follow-up merges into them (and the model sees them as the previous turn's).
         previous = {"slots": asdict(parsed), "share": plan["share"], "low": plan["low"],
-                    "ids": answer.ids}
+                    "ids": answer.ids, "question": state["question"], "cypher": answer.cypher}
         return {"reply": answer.to_dict(), "previous": previous, "pending": None}
 
     def _recommend(self, state: TurnState) -> dict[str, Any]:
@@ -234,7 +255,9 @@ class Conversation:
         answer = self.asker.recommend(plan["text"], reading)
         # A follow-up ranks among these three (그 중 …) or keeps their place and category.
         slots = asdict(ParsedQuestion(share="", k=1, district=reading.district,
-                                      city=reading.city, category=reading.category))
+                                      city=reading.city, category=reading.category,
+                                      attraction=reading.attraction,
+                                      radius_km=reading.radius_km or NEAR_RADIUS_KM))
         previous = {"slots": slots, "share": None, "low": None, "ids": answer.ids}
         return {"reply": answer.to_dict(), "previous": previous, "pending": None}
 
@@ -255,16 +278,33 @@ def _reply(kind: str, message: str) -> dict[str, Any]:
 
 
 def _which_district(exc: DataError) -> str:
-    names = str(exc.args[0]).split("districts:", 1)[1].strip()
+    names = str(exc.args[0]).split("s: ", 1)[1].strip()
     return f"{names} 중 어느 곳인가요? (예: '{names.split(',')[0].split(' ')[0]}')"
+
+
+def _unknown_attraction(exc: DataError) -> str:
+    """A polite answer to a nearness question about a place the data does not know."""
+    known = (exc.fix or "").split(": ", 1)[-1]
+    word = str(exc.args[0]).split("'")[1] if "'" in str(exc.args[0]) else ""
+    if "no coordinates" in str(exc.args[0]):
+        return (f"죄송해요, '{word}'은(는) 좌표가 없어 거리를 잴 수 없어요. 근처의 다른 관광지나 "
+                "읍/면/동(예: 애월읍)으로 물어봐 주세요.")
+    return (f"죄송해요, '{word}'은(는) 제가 아는 관광지가 아니에요. 저는 제주 관광지 1,353곳을 "
+            f"알아요. 혹시 이곳인가요? {known}")
 
 
 def _summary(parsed: ParsedQuestion, names: list[str]) -> str:
     place = parsed.district or parsed.city or "제주 전체"
+    if parsed.attraction:
+        place = (f"{parsed.attraction} 근처({parsed.radius_km:g} km 안에 중심이 있는 동네와 "
+                 f"{parsed.attraction}이 있는 동네)" + (f" {place}" if parsed.district else ""))
     what = parsed.category or "음식점"
     among = "앞서 답한 곳 중 " if parsed.among is not None else ""
+    basis = f" {NEARNESS_BASIS}" if parsed.attraction else ""
+    if not names:
+        return f"{place} {what} 중 {among}조건에 맞는 곳이 없어요.{basis}"
+    if parsed.share == "km":
+        return f"{place} {what} 중 {among}가장 가까운 곳: {', '.join(names)}.{basis}"
     label = SHARE_BY_PROP[parsed.share].label
     order = "높은" if parsed.descending else "낮은"
-    if not names:
-        return f"{place} {what} 중 {among}조건에 맞는 곳이 없어요."
-    return f"{place} {what} 중 {among}{label}이 가장 {order} 곳: {', '.join(names)}"
+    return f"{place} {what} 중 {among}{label}이 가장 {order} 곳: {', '.join(names)}{basis}"

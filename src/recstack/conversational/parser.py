@@ -17,22 +17,24 @@ from typing import Any
 from rapidfuzz import process
 
 from recstack.conversational.graph import GraphStore
+from recstack.conversational.nearness import NEAR_RADIUS_KM, Attractions
 from recstack.conversational.schema import BAND_UPPER_PERCENT, SHARE_BY_PROP
 from recstack.errors import DataError
 from recstack.text import strip_particle
 
 CATEGORY_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "커피": ("카페", "까페", "커피숍", "커피전문점", "커피집"),
+    "커피": ("카페", "까페", "카패", "커피숍", "커피전문점", "커피집", "cafe", "coffee"),
     "단품요리 전문": ("단품요리전문점", "단품요리집", "단품요리"),
     "가정식": ("가정식백반", "백반집", "백반", "가정식당", "밥집"),
-    "치킨": ("치킨집", "통닭"), "분식": ("분식집",),
-    "베이커리": ("빵집", "제과점", "베이커리카페"),
+    "치킨": ("치킨집", "통닭", "chicken"), "분식": ("분식집",),
+    "베이커리": ("빵집", "제과점", "베이커리카페", "bakery"),
     "중식": ("중식당", "중국집", "중화요리", "중국음식점"),
     "일식": ("일식집", "일식당", "스시", "초밥집"), "양식": ("양식당", "양식집"),
-    "맥주/요리주점": ("요리주점", "맥주집", "호프집", "술집", "펍"),
-    "피자": ("피자집",), "꼬치구이": ("꼬치집",),
+    "맥주/요리주점": ("요리주점", "맥주집", "호프집", "술집", "펍", "pub"),
+    "피자": ("피자집", "pizza"), "꼬치구이": ("꼬치집",),
     "아이스크림/빙수": ("아이스크림", "빙수집", "빙수"),
-    "햄버거": ("버거집", "수제버거", "버거"), "구내식당/푸드코트": ("구내식당", "푸드코트"),
+    "햄버거": ("버거집", "수제버거", "버거", "burger"),
+    "구내식당/푸드코트": ("구내식당", "푸드코트"),
     "샌드위치/토스트": ("샌드위치", "토스트"), "떡/한과": ("떡집", "한과"),
     "차": ("찻집", "전통찻집", "차전문점"), "도시락": ("도시락집",), "포장마차": ("포차",),
     "주스": ("쥬스", "주스가게"), "동남아/인도음식": ("동남아음식", "인도음식", "쌀국수"),
@@ -50,8 +52,9 @@ SHARE_WORDS: dict[str, str] = {
     **{w: "female" for w in ("여성", "여자", "여성회원", "여자손님")},
     **{w: "local_share" for w in ("현지인", "도민", "제주도민", "로컬")},
     **{w: "tourist" for w in ("관광객", "여행객", "외지인", "외부인", "관광객들")},
-    **{f"{d}요일": p for d, p in zip(
-        "월화수목금토일", ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), strict=True)},
+    **{f"{d}{end}": p for d, p in zip(
+        "월화수목금토일", ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), strict=True)
+       for end in ("요일", "욜")},  # 금욜: spoken short form
     **{w: "h05_11" for w in ("아침", "오전", "모닝", "브런치")},
     **{w: "h12_13" for w in ("점심", "런치", "낮12시")},
     **{w: "h14_17" for w in ("오후",)}, **{w: "h18_22" for w in ("저녁", "디너")},
@@ -102,16 +105,27 @@ class ParsedQuestion:
     category: str | None = None
     filters: list[tuple[str, int, int]] = field(default_factory=list)
     among: list[int] | None = None  # a follow-up's "그 중": the previous answer's merchant ids
+    attraction: str | None = None  # near it: its district and districts centred within radius
+    radius_km: float = NEAR_RADIUS_KM
 
     def cypher(self) -> tuple[str, dict[str, Any]]:
-        """The query (ties at the k-th value returned together) and its parameters."""
+        """The query (ties at the k-th value returned together) and its parameters. Near an
+        attraction, ``share`` may be ``km``: nearest first, by the merchant's district centre."""
         pattern = "(m:Merchant)"
         where: list[str] = []
         params: dict[str, Any] = {}
         if self.among is not None:
             where.append("m.id IN $among")
             params["among"] = [int(i) for i in self.among]
-        if self.district:
+        if self.attraction:
+            pattern = ("(a:Attraction {name: $attraction})-[n:DISTANCE_TO]->(d:District)"
+                       "<-[:IN_DISTRICT]-(m:Merchant)")
+            where.append("(n.km <= $radius_km OR d.name = a.district)")
+            params["attraction"], params["radius_km"] = self.attraction, float(self.radius_km)
+        if self.district and self.attraction:
+            where.append("d.name = $district")
+            params["district"] = self.district
+        elif self.district:
             pattern += "-[:IN_DISTRICT]->(d:District {name: $district})"
             params["district"] = self.district
         elif self.city:
@@ -124,11 +138,12 @@ class ParsedQuestion:
             where.append(f"m.{prop} >= {int(low)} AND m.{prop} <= {int(high)}")
         match = f"MATCH {pattern}" + (f" WHERE {' AND '.join(where)}" if where else "")
         order, pick, compare = ("DESC", "min", ">=") if self.descending else ("ASC", "max", "<=")
-        value = f"m.{self.share}"
+        value = "n.km" if self.share == "km" else f"m.{self.share}"
+        km = ", n.km AS km" if self.attraction else ""
         return (f"{match} WITH {value} AS v ORDER BY v {order} LIMIT {int(self.k)} "
                 f"WITH {pick}(v) AS t {match}{' AND' if where else ' WHERE'} {value} {compare} t "
                 f"RETURN m.id AS id, m.name AS name, {value} AS value, m.district AS district, "
-                f"m.category AS category ORDER BY value {order}, name"), params
+                f"m.category AS category{km} ORDER BY value {order}, name"), params
 
 
 @dataclass
@@ -150,9 +165,15 @@ class Reading:
     food: bool = False  # a word about eating or drinking
     elsewhere: str | None = None  # a place outside Jeju (서울, 부산 …)
     topic: str | None = None  # an unknown category word, kept when read with strict=False
+    attraction: str | None = None  # 성산일출봉 근처: the attraction's name in the graph
+    radius_km: float | None = None  # 3km 이내: the radius said, None for the default
 
     def resolved(self) -> tuple[str, bool] | None:
-        """(share property, descending) or None without a share; 관광객 flips the direction."""
+        """(share property, descending) or None without a share; 관광객 flips the direction;
+        ``km`` (nearest first) is a question's share only when it names an attraction and no
+        share."""
+        if self.share == "km":
+            return "km", False
         if self.share is None:
             return None
         if self.share == "tourist":  # 관광객 비중이 높은 = 현지인 비중이 낮은
@@ -167,7 +188,8 @@ class Reading:
     def says_anything(self) -> bool:
         """Whether the question names any slot a follow-up could change."""
         return bool(self.share or self.low is not None or self.k or self.district or self.city
-                    or self.category or self.filters or self.restrict or self.same_place)
+                    or self.category or self.filters or self.restrict or self.same_place
+                    or self.attraction)
 
 
 def _compact(text: str) -> str:
@@ -190,10 +212,12 @@ def _claim_at(compact: str, used: list[bool], aliases: Iterable[str]) -> tuple[s
 class QuestionParser:
     """Parses questions against the graph's districts (``제주시 애월읍``) and categories."""
 
-    def __init__(self, districts: Iterable[str], categories: Iterable[str]):
+    def __init__(self, districts: Iterable[str], categories: Iterable[str],
+                 attractions: Iterable[dict[str, Any]] = ()):
         self.districts = sorted(districts)
         self.categories = sorted(categories)
         self._district_aliases = self._district_alias_table()
+        self.attractions = Attractions(attractions, reserved=self._district_aliases)
         self._category_aliases: dict[str, str] = {}
         for category in self.categories:
             for alias in (category, *CATEGORY_SYNONYMS.get(category, ())):
@@ -205,7 +229,14 @@ class QuestionParser:
         """A parser over the districts and categories the graph holds."""
         districts = [r["name"] for r in store.query("MATCH (d:District) RETURN d.name AS name")]
         categories = [r["name"] for r in store.query("MATCH (c:Category) RETURN c.name AS name")]
-        return cls(districts, categories)
+        attractions = store.query("MATCH (a:Attraction) RETURN a.name AS name, a.lat AS lat, "
+                                  "a.lng AS lng")
+        parser = cls(districts, categories, attractions)
+        try:  # a graph built before schema 3 has no DISTANCE_TO edges
+            store.query("MATCH ()-[n:DISTANCE_TO]->() RETURN n.km AS km LIMIT 1")
+        except RuntimeError:
+            parser.attractions.missing = "run `recstack chat build` (this graph predates it)"
+        return parser
 
     def _district_alias_table(self) -> dict[str, list[str]]:
         """alias → districts: ``제주시애월읍``, ``애월읍``, ``애월``, digit forms of numbered
@@ -227,13 +258,17 @@ class QuestionParser:
         """The slots of ``question``; a DataError naming what was not understood."""
         reading = self.read(question)
         resolved = reading.resolved()
+        if resolved is None and reading.attraction:
+            resolved = ("km", False)  # 한라산 가까운 식당: nearest first
         if resolved is None:
             raise DataError("the question names nothing to rank by", field="share",
                             fix="name an age (30대), gender (여성), 현지인/관광객, a weekday "
                                 "(토요일) or a time (점심, 18시~22시)")
         return ParsedQuestion(share=resolved[0], descending=resolved[1], k=reading.k or 1,
                               district=reading.district, city=reading.city,
-                              category=reading.category, filters=reading.filters)
+                              category=reading.category, filters=reading.filters,
+                              attraction=reading.attraction,
+                              radius_km=reading.radius_km or NEAR_RADIUS_KM)
 
     def read(self, question: str, *, strict: bool = True) -> Reading:
         """Every slot ``question`` names, nothing assumed; a DataError for a name that is not
@@ -242,15 +277,16 @@ class QuestionParser:
         With ``strict`` False an unknown category word (흑돼지집) is kept as the reading's
         ``topic`` instead: an open recommendation searches for it by meaning."""
         text = " ".join(question.split())
-        compact = _compact(text)
+        compact = _compact(text).lower()  # cafe = CAFE; Korean has no case
         used = [False] * len(compact)
         filters, text_no_band = self._bands(text)
         restrict = bool(_RESTRICT.search(compact))
         same_place = bool(_SAME_PLACE.search(compact))
+        near = self.attractions.find(text, used)  # before districts: 성산 in 성산일출봉
         district, city = self._district(compact, used)
         category, topic = self._category(compact, used, text, strict)
         elsewhere = _ELSEWHERE.search(compact)
-        if district is None and elsewhere is None:
+        if district is None and elsewhere is None and near is None:
             self._check_unknown_place(text)
         share, low = self._share(text_no_band)
         return Reading(share=share, low=low, k=self._k(text_no_band), district=district,
@@ -259,7 +295,9 @@ class QuestionParser:
                        recommend=any(w in compact for w in RECOMMEND_WORDS),
                        food=category is not None or topic is not None
                        or any(w in compact for w in FOOD_WORDS), topic=topic,
-                       elsewhere=elsewhere.group(1) if elsewhere else None)
+                       elsewhere=elsewhere.group(1) if elsewhere else None,
+                       attraction=near.attraction if near else None,
+                       radius_km=near.radius_km if near else None)
 
     def _claim(self, compact: str, used: list[bool], aliases: Iterable[str]) -> str | None:
         found = _claim_at(compact, used, aliases)

@@ -120,7 +120,9 @@ class Recommender:
         started = time.perf_counter()
         districts = {d.split(" ", 1)[1] for d in self.centres} | {
             d.split(" ", 1)[1][:-1] for d in self.centres}
-        attraction = self.attraction_in(question, districts)
+        # The parser's reading first (성산 일출봉 근처 → 성산일출봉(UNESCO 세계자연유산)).
+        attraction = (self.attractions.get(_compact(reading.attraction))
+                      if reading.attraction else None) or self.attraction_in(question, districts)
         meta = self.frame.loc[self.ids]
         mask = np.ones(len(self.ids), dtype=bool)
         if reading.district:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 MERCHANT_CSV = "jeju/shinhan_mct_202312_latest_with_text.csv"
 ATTRACTION_CSV = "jeju/jeju_attractions_geocoded.csv"
 REVIEW_GLOB = "jeju/tourism/review_sentiment/*.csv"  # VisitJeju review keywords (optional)
-SCHEMA_VERSION = "2"  # bump when the tables change: a rebuild then replaces the old graph
+SCHEMA_VERSION = "3"  # bump when the tables change: a rebuild then replaces the old graph
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,9 @@ EDGES: dict[str, tuple[str, str, dict[str, str]]] = {
     # An attraction NEAR the district its address places it in; distance_km from its
     # coordinates to the district's centre (mean of its geocoded attractions), null without.
     "NEAR": ("Attraction", "District", {"distance_km": "DOUBLE"}),
+    # Every geocoded attraction to every district with a centre: km from the attraction to the
+    # centre (merchants have no coordinates of their own), for "성산일출봉 근처 …" questions.
+    "DISTANCE_TO": ("Attraction", "District", {"km": "DOUBLE"}),
 }
 LABELS = frozenset(NODES) | frozenset(EDGES)
 PROPERTIES = frozenset(p for props in NODES.values() for p in props) | frozenset(

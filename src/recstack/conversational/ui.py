@@ -85,7 +85,9 @@ def answer_cards(store: GraphStore, answer: Answer) -> list[Card]:
             rank=rank, name=name, category=str(row.get("category") or ""),
             district=str(row.get("district") or ""),
             share_label=share.label if share else "",
-            share_value=float(value) if value is not None else None,
+            # Nearest first ranks by km, not a share: the reason line gives the distance.
+            share_value=(float(value) if value is not None
+                         and answer.slots.get("share") != "km" else None),
             reason=answer.reasons[rank - 1] if rank <= len(answer.reasons) else ""))
     return cards
 
