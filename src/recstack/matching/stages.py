@@ -12,7 +12,10 @@ the learned matcher, the local counterpart of the seed's two prompts.
 Callers (``recstack match link``, package recommendation, batch jobs) use
 :func:`select_one_of_n` / :func:`verify_pair` for one record, or :func:`select_many` /
 :func:`verify_many` for many at once (one scorer call for all pairs: far faster).
+:func:`run_two_stages` runs both for many records (the link job's local executor);
 :func:`two_stage_report` measures precision and recall after each stage on labelled groups.
+This module is the one implementation of the stages: the link job's chat and batch executors
+ask with its prompts (:func:`select_messages`, :func:`verify_messages`) and answer models.
 
 With the LLM switch on (``RECSTACK_LLM__BASE_URL``), :class:`LLMJudge` asks both questions of
 the LLM with structured answers (the candidate's number, or yes/no), starting from the seed's
