@@ -60,3 +60,14 @@ def ko_en_matcher(ko_en_pairs):
     from recstack.matching.crosslingual import CrossLingualMatcher
 
     return CrossLingualMatcher(max_iter=100).fit(ko_en_pairs["train"], ko_en_pairs["valid"])
+
+
+@pytest.fixture(scope="session")
+def e5_home(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A recstack home whose encoder cache holds e5, converted once per session (needs torch)."""
+    pytest.importorskip("torch")
+    from recstack.encoders import ensure_e5
+
+    home = tmp_path_factory.mktemp("e5-home")
+    ensure_e5(home)
+    return str(home)

@@ -49,8 +49,17 @@ def test_radius_and_bad_configs():
     far = Record("C", 1.3100, 103.8000)  # ~1.1 km
     found = block([here], [near, far], BlockingConfig(blockers=("geo",), radius_m=100))
     assert found[0].tolist() == [0]
-    assert blocker_names() == ["geo", "name", "roman"]
-    with pytest.raises(ConfigError, match="use one of: geo, name, roman"):
+    assert blocker_names() == ["e5", "geo", "name", "roman"]
+    with pytest.raises(ConfigError, match="use one of: e5, geo, name, roman"):
         block([here], [near], BlockingConfig(blockers=("embedding",)))
     with pytest.raises(ConfigError, match="no scorer"):
         block([here], [near], BlockingConfig(blockers=("name",), name_scorer="nope"))
+
+
+@pytest.mark.slow
+def test_e5_blocker_finds_matches_across_scripts_where_names_cannot(e5_home, ko_en_pairs):
+    pairs = ko_en_pairs["test"].subset(np.arange(600))
+    e5 = blocking_recall(pairs, BlockingConfig(blockers=("e5",), name_k=5, e5_home=e5_home))
+    name = blocking_recall(pairs, BlockingConfig(blockers=("name",), name_k=5))
+    assert e5.pairs_per_record == pytest.approx(5.0) and e5.n_matches > 50
+    assert e5.recall > name.recall + 0.3

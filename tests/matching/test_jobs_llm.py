@@ -71,7 +71,7 @@ def test_the_seed_prompts_select_then_verify(tmp_path, scripted_llm, tables, exe
     assert sum("Answer yes if A and B are the same place or nearby, else no." in q
                for q in asked) == 3  # only selected pairs are verified
     formats = {r["response_format"]["json_schema"]["name"] for r in received}
-    assert formats == {"Selection", "Verification"}  # structured output
+    assert formats == {"Choice", "Verdict"}  # structured output
 
 
 def test_answers_that_do_not_fit_are_retried_then_logged_and_retry_resends_them(
@@ -115,9 +115,9 @@ def test_an_unreachable_endpoint_pauses_requests_as_pending_and_resume_sends_the
 def test_a_resumed_batch_chunk_polls_the_batch_it_created_instead_of_sending_it_again(
         tmp_path, scripted_llm, tables):
     from recstack.llm.batches import BatchClient, chat_request
-    from recstack.matching.executors import Selection, select_messages
     from recstack.matching.executors_batch import BatchExecutor
     from recstack.matching.link import plan_requests, read_link_table, to_request
+    from recstack.matching.stages import Choice, select_messages
 
     scripted_llm.script(SCRIPT)
     settings = scripted_llm.settings(Settings(home=tmp_path / "home"))
@@ -125,8 +125,8 @@ def test_a_resumed_batch_chunk_polls_the_batch_it_created_instead_of_sending_it_
     requests = [to_request(plan, left, right) for plan in plan_requests(left, right)]
     client = BatchClient(settings.llm)
     # What a process killed while polling left behind: the 1:N batch exists, its id is saved.
-    first = client.create(client.upload([chat_request(r.custom_id, select_messages(r),
-                                                      settings.llm, Selection)
+    first = client.create(client.upload([chat_request(r.custom_id, select_messages(
+        r.left, [c for _, c in r.candidates]), settings.llm, Choice)
                                          for r in requests]))
     saved = {"chunk.select": first.id}
 

@@ -69,9 +69,9 @@ def test_save_and_load_give_the_same_scores(fitted, geo_pairs, tmp_path):
 
 
 def test_unknown_names_unfitted_models_and_one_label(geo_pairs):
-    assert matcher_names() == ["crosslingual", "gbm", "thresholds"]
-    with pytest.raises(ConfigError, match="use one of: crosslingual, gbm, thresholds"):
-        matcher_class("ditto")
+    assert matcher_names() == ["crosslingual", "ditto", "gbm", "thresholds"]
+    with pytest.raises(ConfigError, match="use one of: crosslingual, ditto, gbm, thresholds"):
+        matcher_class("nope")
     with pytest.raises(ConfigError, match="not fitted"):
         GBMMatcher().predict(geo_pairs["test"])
     only_negatives = geo_pairs["train"].subset(np.flatnonzero(geo_pairs["train"].labels == 0))

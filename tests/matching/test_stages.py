@@ -90,7 +90,7 @@ def test_llm_judge_asks_both_stages_and_falls_back_when_down(scripted_llm, ko_en
 
     settings = scripted_llm.settings(Settings())
     scripted_llm.script([
-        {"when": "Query: 부산광역시", "reply": '{"candidate": 3}'},
+        {"when": "Place A: 부산광역시", "reply": '{"candidate": 3}'},
         {"when": "B: Busan Station", "reply": '{"answer": "no"}'},
         {"when": "B: Busan", "reply": '{"answer": "yes"}'}])
     judge = LLMJudge(open_chat_client(settings), ko_en_matcher)

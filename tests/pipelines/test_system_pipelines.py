@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -38,8 +44,9 @@ def _table(records, ids, updated=None) -> pd.DataFrame:
     return frame if updated is None else frame.assign(updated_at=updated)
 
 
-def test_nightly_matching_links_only_the_records_updated_that_day(settings, shared_data,
-                                                                   tmp_path):
+def _nightly_inputs(settings, shared_data, tmp_path):
+    """place-matcher/1 (champion) and two tables from Geo-ER pairs, the records updated on
+    2026-03-01 and 2026-03-02 alternately."""
     from recstack.matching.blocking import tables_from_pairs
     from recstack.matching.data import read_pairs
     from recstack.matching.pipeline import MatchTrainConfig, train
@@ -54,7 +61,12 @@ def test_nightly_matching_links_only_the_records_updated_that_day(settings, shar
                                                                    index=False)
     _table(right, [f"R{j}" for j in range(len(right))]).to_csv(tmp_path / "ref.csv", index=False)
     params = {"records": str(tmp_path / "new.csv"), "reference": str(tmp_path / "ref.csv")}
+    return params, left, truth
 
+
+def test_nightly_matching_links_only_the_records_updated_that_day(settings, shared_data,
+                                                                   tmp_path):
+    params, left, truth = _nightly_inputs(settings, shared_data, tmp_path)
     summary = _run(settings, "matching-nightly", "2026-03-02", params)["link"]
     linked_today = {f"L{i}" for i in range(0, len(left), 2)}
     assert summary["records"] == len(linked_today) and summary["version"] == "1"
@@ -66,6 +78,48 @@ def test_nightly_matching_links_only_the_records_updated_that_day(settings, shar
     with pytest.raises(DataError) as outside:
         _run(settings, "matching-nightly", "2026-04-01", params)
     assert outside.value.field == "--date" and "2026-03-01" in outside.value.fix
+
+
+def test_a_killed_nightly_matching_run_resumes_its_link_job(settings, shared_data, tmp_path):
+    from recstack.matching.jobs_store import JobStore
+
+    params, left, _ = _nightly_inputs(settings, shared_data, tmp_path)
+    params["chunk_size"] = "5"
+    args = [sys.executable, "-m", "recstack", "pipeline", "run", "matching-nightly", "--date",
+            "2026-03-02", *(x for k, v in params.items() for x in ("--param", f"{k}={v}"))]
+    env = {**os.environ, "RECSTACK_HOME": str(settings.home), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store_path, at_kill = settings.home / "match-jobs" / "jobs.db", None
+    deadline = time.time() + 240
+    try:
+        while at_kill is None and time.time() < deadline and process.poll() is None:
+            if store_path.is_file():
+                store = JobStore(path=store_path)
+                jobs = store.recent()
+                store.close()
+                if jobs and jobs[0].completed >= 20:
+                    os.kill(process.pid, signal.SIGKILL)
+                    at_kill = jobs[0]
+            time.sleep(0.05)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+    assert at_kill is not None and 0 < at_kill.completed < at_kill.total, "not killed mid-job"
+    outputs = Path(at_kill.folder) / "outputs"
+    before = {p.name: p.stat().st_mtime_ns for p in outputs.glob("*.jsonl")}
+
+    summary = _run(settings, "matching-nightly", "2026-03-02", params)["link"]
+    assert summary["job"] == at_kill.job_id  # resumed, not started again
+    kept = {p.name: p.stat().st_mtime_ns for p in outputs.glob("*.jsonl") if p.name in before}
+    assert kept == before and len(before) >= 4  # chunks done before the kill were not redone
+    lines = Path(at_kill.folder, "output.jsonl").read_text().splitlines()
+    ids = sorted(json.loads(line)["custom_id"] for line in lines)
+    assert ids == sorted(f"L{i}" for i in range(0, len(left), 2))  # each record once
+    store = JobStore(path=store_path)
+    assert [j.job_id for j in store.recent()] == [at_kill.job_id]
+    store.close()
 
 
 def test_nlu_retrains_only_when_labelled_questions_arrive(settings, shared_data, tmp_path):

@@ -9,9 +9,11 @@ record. Candidates are the union of what each blocker proposes:
   haversine metric over the right records that have coordinates (a spatial index, not a scan);
   records without coordinates get no geographic candidates.
 
+- ``roman``: the top-k right records by romanised name (Korean ↔ English, rapidfuzz);
+- ``e5``: the top-k right records by cosine of multilingual-e5 name embeddings (exact; torch).
+
 A blocker is a function ``(left, right, config) -> list of candidate index arrays`` registered in
-one table, so the multilingual embedding blocker (e5, Korean ↔ English) plugs in as
-``register_blocker("embedding", ...)`` without touching the others.
+one table (``register_blocker``), so a new one plugs in without touching the others.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class BlockingConfig:
     radius_m: float | None = None  # instead of geo_k: every right record within this radius
     chunk: int = 512  # left records per name-similarity block (bounds memory: chunk × n_right)
     workers: int = 1  # rapidfuzz threads (-1: all cores)
+    e5_home: str | None = None  # e5 blocker: the home whose encoder cache holds e5 (None: ours)
 
 
 Blocker = Callable[[list[Record], list[Record], BlockingConfig], list[np.ndarray]]
@@ -117,9 +120,19 @@ def roman_candidates(left: list[Record], right: list[Record], config: BlockingCo
     return by_romanised_name(left, right, config)
 
 
+def e5_candidates(left: list[Record], right: list[Record], config: BlockingConfig
+                  ) -> list[np.ndarray]:
+    """Top-k by multilingual-e5 name embedding, across scripts (see
+    :func:`recstack.matching.crosslingual.e5_candidates`; imported on use: needs torch)."""
+    from recstack.matching.crosslingual import e5_candidates as by_embedding
+
+    return by_embedding(left, right, config)
+
+
 _BLOCKERS.add("name", name_candidates)
 _BLOCKERS.add("geo", geo_candidates)
 _BLOCKERS.add("roman", roman_candidates)
+_BLOCKERS.add("e5", e5_candidates)
 
 
 def block(left: list[Record], right: list[Record], config: BlockingConfig | None = None

@@ -36,8 +36,8 @@ from recstack.matching.features import PairFeaturizer, _pairwise
 from recstack.matching.matchers import GBMMatcher
 
 __all__ = ["KINDS", "ROMAN_BLOCKER", "CrossLingualFeaturizer", "CrossLingualMatcher",
-           "E5Similarity", "fold", "place_kind", "roman_candidates", "romanize", "skeleton",
-           "split_kind"]
+           "E5Similarity", "e5_candidates", "fold", "place_kind", "roman_candidates", "romanize",
+           "skeleton", "split_kind"]
 
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]+")
 # Kind → suffixes that mark it, longest first (so 국제공항 wins over 공항). Korean suffixes may be
@@ -158,8 +158,9 @@ class E5Similarity:
         # The model and the cache stay out of the saved matcher; they are rebuilt on use.
         return {"home": self.home, "batch_size": self.batch_size, "_cache": {}}
 
-    def __call__(self, left: list[str], right: list[str]) -> np.ndarray:
-        missing = sorted({*left, *right} - self._cache.keys())
+    def vectors(self, names: list[str]) -> np.ndarray:
+        """L2-normalised embeddings of ``names`` (float32, one row per name)."""
+        missing = sorted(set(names) - self._cache.keys())
         if missing:
             from recstack.encoders import embed, load_e5
 
@@ -167,8 +168,10 @@ class E5Similarity:
                 self._model = load_e5(self.home)
             vectors = embed(*self._model, missing, prefix="query: ", batch_size=self.batch_size)
             self._cache.update(zip(missing, vectors, strict=True))
-        a = np.stack([self._cache[t] for t in left]) if left else np.zeros((0, 1))
-        b = np.stack([self._cache[t] for t in right]) if right else np.zeros((0, 1))
+        return np.stack([self._cache[t] for t in names]) if names else np.zeros((0, 1))
+
+    def __call__(self, left: list[str], right: list[str]) -> np.ndarray:
+        a, b = self.vectors(left), self.vectors(right)
         return np.asarray((a * b).sum(axis=1), dtype=np.float64)
 
 
@@ -272,3 +275,26 @@ def roman_candidates(left: list[Any], right: list[Any], config: Any) -> list[np.
         out.extend(np.sort(row) for row in top)
     return out
 
+
+
+@lru_cache(maxsize=2)
+def _e5_names(home: str | None) -> E5Similarity:
+    """One e5 (and its name cache) per home, kept across blocking calls of a process."""
+    return E5Similarity(home)
+
+
+def e5_candidates(left: list[Any], right: list[Any], config: Any) -> list[np.ndarray]:
+    """Blocker: the ``name_k`` right records whose names' multilingual-e5 embeddings are
+    nearest each left record's (cosine, exact: one matrix product per chunk of left records),
+    so "부산광역시" finds "Busan" where no string similarity does. Needs torch (the ``nlu``
+    extra); each distinct name is embedded once per process."""
+    e5 = _e5_names(None if config.e5_home is None else str(config.e5_home))
+    right_vectors = e5.vectors([r.name for r in right])
+    k = min(config.name_k, len(right))
+    out: list[np.ndarray] = []
+    for start in range(0, len(left), config.chunk):
+        queries = e5.vectors([r.name for r in left[start:start + config.chunk]])
+        similarity = queries @ right_vectors.T  # (chunk, n_right) cosines: unit vectors
+        top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        out.extend(np.sort(row) for row in top)
+    return out

@@ -20,53 +20,21 @@ A request that cannot be answered after its retries becomes an error line (re-pr
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-import numpy as np
-from pydantic import BaseModel, Field
-
-from recstack.matching.data import PairSet, Record
 from recstack.matching.link import LinkRequest
+from recstack.matching.stages import LLMJudge, run_two_stages
 
-__all__ = [
-    "ChatExecutor",
-    "EndpointUnavailable",
-    "Executor",
-    "LocalExecutor",
-    "Selection",
-    "Verification",
-    "describe",
-    "error_line",
-    "response_line",
-    "select_messages",
-    "verify_messages",
-]
+__all__ = ["ChatExecutor", "EndpointUnavailable", "Executor", "LocalExecutor", "error_line",
+           "response_line"]
 
 log = logging.getLogger(__name__)
-
-SYSTEM_PROMPT = ("You match places between two databases. Records give a name and, when "
-                 "known, an address and coordinates (latitude, longitude).")
 
 
 class EndpointUnavailable(Exception):
     """The executor's endpoint cannot be reached: the job pauses, nothing is lost."""
-
-
-class Selection(BaseModel):
-    """The 1:N answer: the candidate's number, or 0 when none is the same place."""
-
-    candidate: int = Field(ge=0, description="number of the candidate that is the same place "
-                                             "as A, or 0 for none")
-
-
-class Verification(BaseModel):
-    """The 1:1 answer."""
-
-    answer: Literal["yes", "no"]
 
 
 class Executor(Protocol):
@@ -91,33 +59,6 @@ def error_line(request: LinkRequest, code: str, message: str) -> dict[str, Any]:
             "error": {"code": code, "message": message}}
 
 
-def describe(record: Record) -> str:
-    """One line of a record for a prompt."""
-    parts = [record.name]
-    if record.address:
-        parts.append(f"address: {record.address}")
-    if record.has_coordinates:
-        parts.append(f"coordinates: {record.lat:.5f}, {record.lon:.5f}")
-    return "; ".join(parts)
-
-
-def select_messages(request: LinkRequest) -> list[dict[str, str]]:
-    """The seed's 1:N question."""
-    lines = [f"{n}. {describe(record)}" for n, (_, record) in
-             enumerate(request.candidates, start=1)]
-    question = (f"Place A: {describe(request.left)}\nCandidates:\n" + "\n".join(lines) +
-                "\nWhich of these candidates is the same place as A, or none? Answer with the "
-                "candidate's number, or 0 for none.")
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
-
-
-def verify_messages(left: Record, right: Record) -> list[dict[str, str]]:
-    """The seed's 1:1 question."""
-    question = (f"A: {describe(left)}\nB: {describe(right)}\nAnswer yes if A and B are the "
-                "same place or nearby, else no.")
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
-
-
 class LocalExecutor:
     """Both stages with a registered matcher (a ``MatchBundle``), in one scoring call per chunk.
 
@@ -135,23 +76,17 @@ class LocalExecutor:
         self.verify_min = verify_min
 
     def execute(self, requests: Sequence[LinkRequest]) -> list[dict[str, Any]]:
-        lefts = [r.left for r in requests for _ in r.candidates]
-        rights = [record for r in requests for _, record in r.candidates]
-        scores = (np.asarray(self.bundle.score(PairSet(lefts, rights))) if lefts
-                  else np.empty(0))
-        out, start = [], 0
-        for request in requests:
-            own = scores[start:start + len(request.candidates)]
-            start += len(request.candidates)
-            if not len(own) or own.max() < self.select_min:
-                out.append(response_line(request, selected=None, verified=None,
-                                         score=float(own.max()) if len(own) else None,
-                                         executor=self.name))
-                continue
-            best = int(np.argmax(own))
-            out.append(response_line(request, selected=request.candidates[best][0],
-                                     verified=bool(own[best] >= self.verify_min),
-                                     score=float(own[best]), executor=self.name))
+        results = run_two_stages([r.left for r in requests],
+                                 [[record for _, record in r.candidates] for r in requests],
+                                 self.bundle, self.bundle, select_threshold=self.select_min,
+                                 verify_threshold=self.verify_min)
+        out = []
+        for request, (chosen, check) in zip(requests, results, strict=True):
+            score = None if chosen.score != chosen.score else chosen.score  # nan: no candidates
+            selected = None if chosen.index is None else request.candidates[chosen.index][0]
+            out.append(response_line(request, selected=selected,
+                                     verified=None if check is None else check.match,
+                                     score=score, executor=self.name))
         return out
 
 
@@ -169,10 +104,9 @@ class ChatExecutor:
 
     def __init__(self, client: Any, *, concurrency: int = 4, max_attempts: int = 3,
                  backoff_s: float = 0.5):
-        self.client = client
+        self.judge = LLMJudge(client, max_attempts=max_attempts, backoff_s=backoff_s,
+                              or_nearby=True)
         self.concurrency = max(1, concurrency)
-        self.max_attempts = max(1, max_attempts)
-        self.backoff_s = backoff_s
 
     def execute(self, requests: Sequence[LinkRequest]) -> list[dict[str, Any]]:
         from recstack.llm import LLMUnavailable
@@ -186,45 +120,28 @@ class ChatExecutor:
                     future.cancel()
                 raise EndpointUnavailable(str(exc)) from exc
 
-    def _ask(self, messages: list[dict[str, str]], output: type[BaseModel]) -> Any:
-        """One question; an answer that does not fit ``output`` is asked again after
-        ``backoff_s``, doubled each time with full jitter (connection errors, 429 and 5xx are
-        retried by the client itself). tenacity would do this, but it is no dependency of
-        recstack, and the loop is this short."""
-        from recstack.llm import LLMOutputError
-
-        for attempt in range(self.max_attempts):
-            try:
-                return self.client.complete_json(messages, output=output)
-            except LLMOutputError:
-                if attempt + 1 == self.max_attempts:
-                    raise
-                time.sleep(random.uniform(0, min(30.0, self.backoff_s * 2 ** attempt)))
-        raise AssertionError("unreachable")  # pragma: no cover
-
     def _one(self, request: LinkRequest) -> dict[str, Any]:
         from recstack.llm import LLMOutputError
 
         if not request.candidates:
             return response_line(request, selected=None, verified=None, executor=self.name)
         try:
-            chosen = self._ask(select_messages(request), Selection).candidate
+            chosen = self.judge.ask_select(request.left, [c for _, c in request.candidates])
             if chosen == 0:
                 return response_line(request, selected=None, verified=None, executor=self.name)
             if chosen > len(request.candidates):
                 return error_line(request, "invalid_answer", f"the model chose candidate "
                                   f"{chosen} of {len(request.candidates)}")
             right_id, right = request.candidates[chosen - 1]
-            answer = self._ask(verify_messages(request.left, right), Verification).answer
+            yes = self.judge.ask_verify(request.left, right)
         except LLMOutputError as exc:
             return error_line(request, "invalid_output", str(exc))
-        return response_line(request, selected=right_id, verified=answer == "yes",
-                             executor=self.name)
+        return response_line(request, selected=right_id, verified=yes, executor=self.name)
 
 
 def make_executor(params: dict[str, Any], settings: Any) -> Executor:
     """The executor a job's pinned parameters name (``executor``, ``model``, ``concurrency``,
-    ``max_attempts``, ``poll_s``).
+    ``max_attempts``, ``poll_s``; ``select_min``, ``verify_min`` for ``local``).
 
     Raises:
         ConfigError: an unknown executor, or ``chat``/``batch`` while the LLM switch is off.
@@ -236,7 +153,8 @@ def make_executor(params: dict[str, Any], settings: Any) -> Executor:
         from recstack.matching.pipeline import load_bundle
 
         bundle, _ = load_bundle(str(params["model"]), settings)
-        return LocalExecutor(bundle)
+        return LocalExecutor(bundle, select_min=float(params.get("select_min", 0.2)),
+                             verify_min=float(params.get("verify_min", 0.5)))
     if name not in ("chat", "batch"):
         raise ConfigError(f"unknown executor {name!r}", field="--executor",
                           fix="use local, chat or batch")

@@ -15,16 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from recstack.matching.executors import (
-    EndpointUnavailable,
-    Selection,
-    Verification,
-    error_line,
-    response_line,
-    select_messages,
-    verify_messages,
-)
+from recstack.matching.executors import EndpointUnavailable, error_line, response_line
 from recstack.matching.link import LinkRequest
+from recstack.matching.stages import Choice, Verdict, select_messages, verify_messages
 
 __all__ = ["BatchExecutor"]
 
@@ -73,13 +66,13 @@ class BatchExecutor:
         asked = []
         for request in requests:
             if request.candidates:
-                asked.append(chat_request(request.custom_id, select_messages(request), config,
-                                          Selection))
+                asked.append(chat_request(request.custom_id, select_messages(
+                    request.left, [c for _, c in request.candidates]), config, Choice))
             else:
                 out[request.custom_id] = response_line(request, selected=None, verified=None,
                                                        executor=self.name)
         chosen: dict[str, tuple[str, Any]] = {}
-        for custom_id, answer in self._batch(f"{key}.select", asked, Selection, memo, out,
+        for custom_id, answer in self._batch(f"{key}.select", asked, Choice, memo, out,
                                              by_id):
             request = by_id[custom_id]
             if answer.candidate == 0:
@@ -91,9 +84,10 @@ class BatchExecutor:
                                             f"{len(request.candidates)}")
             else:
                 chosen[custom_id] = request.candidates[answer.candidate - 1]
-        verify = [chat_request(custom_id, verify_messages(by_id[custom_id].left, right), config,
-                               Verification) for custom_id, (_, right) in chosen.items()]
-        for custom_id, answer in self._batch(f"{key}.verify", verify, Verification, memo, out,
+        verify = [chat_request(custom_id, verify_messages(by_id[custom_id].left, right,
+                                                        or_nearby=True), config, Verdict)
+                  for custom_id, (_, right) in chosen.items()]
+        for custom_id, answer in self._batch(f"{key}.verify", verify, Verdict, memo, out,
                                              by_id):
             out[custom_id] = response_line(by_id[custom_id], selected=chosen[custom_id][0],
                                            verified=answer.answer == "yes", executor=self.name)

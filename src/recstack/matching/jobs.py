@@ -60,6 +60,8 @@ class LinkConfig:
     concurrency: int = 4  # chat: requests in flight at once
     max_attempts: int = 3  # chat: tries of a question whose answer does not fit the schema
     poll_s: float = 5.0  # batch: seconds between polls of a running batch
+    select_min: float = 0.2  # local: the best candidate is selected from this score
+    verify_min: float = 0.5  # local: the selected pair is a match from this score
 
 
 def new_job_id() -> str:
@@ -204,7 +206,10 @@ class MatchJobs:
         params = record.params
         blocking = BlockingConfig(name_k=params["name_k"], geo_k=params["geo_k"])
         known = self.store.link_hashes(record.link_key)
-        context = {"executor": record.executor, "model": record.model}
+        context: dict[str, Any] = {"executor": record.executor, "model": record.model}
+        cuts = (params.get("select_min", 0.2), params.get("verify_min", 0.5))
+        if record.executor == "local" and cuts != (0.2, 0.5):  # the defaults keep old hashes
+            context["cuts"] = list(cuts)
         kept, skipped = [], 0
         for line in plan_requests(left, right, blocking, context=context):
             if known.get(line["custom_id"]) == line["hash"]:

@@ -229,6 +229,11 @@ def _load_builtin() -> None:
 
         if "crosslingual" not in _MATCHERS:
             _MATCHERS.add("crosslingual", CrossLingualMatcher)
+    if "ditto" not in _MATCHERS:  # imports torch only when it fits or loads
+        from recstack.matching.ditto import DittoMatcher
+
+        if "ditto" not in _MATCHERS:
+            _MATCHERS.add("ditto", DittoMatcher)
 
 
 def matcher_names() -> list[str]:
@@ -243,5 +248,5 @@ def matcher_class(name: str) -> type[Matcher]:
 
 
 def register_matcher(name: str, cls: type[Matcher]) -> None:
-    """Add a matcher (the cross-encoder will be ``register_matcher("ditto", DittoMatcher)``)."""
+    """Add a matcher: ``register_matcher("name", MatcherClass)``."""
     _MATCHERS.add(name, cls)

@@ -1,20 +1,24 @@
 """Nightly place matching: link the records that were added or changed in the interval to a
-reference table with the champion matcher.
+reference table with the champion matcher, as a resumable link job.
 
 The records table may carry an ``updated_at`` column (any time pandas reads); a run for
 ``[start, end)`` links the rows updated inside it (every row when the column is absent). Matches
-(best candidate per record, score >= threshold) go to ``matches.csv`` in the run's folder.
+(the 1:N pick per record that the 1:1 check keeps at score >= threshold) go to ``matches.csv``
+in the run's folder. The linking is a ``recstack match link`` job named after its inputs, so a
+run killed half-way resumes where it stopped when started again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from recstack.errors import DataError
+from recstack.errors import ConfigError, DataError
 from recstack.pipelines.base import Param, Pipeline, Summary, Task, TaskInput
 
 if TYPE_CHECKING:
@@ -39,33 +43,52 @@ def data_range(settings: Settings, params: Any) -> tuple[pd.Timestamp, pd.Timest
     return times.min(), times.max()
 
 
+def nightly_job_id(records: Path, reference: Path, model_ref: str, threshold: float,
+                   out: Path) -> str:
+    """The link job of one nightly run: the same inputs give the same id, so a run killed and
+    started again resumes its job; other inputs (records edited since) start a new one."""
+    digest = hashlib.sha256(f"{model_ref}|{threshold}|{out.resolve()}".encode())
+    for path in (records, reference):
+        with open(path, "rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    label = re.sub(r"[^A-Za-z0-9_.@=-]+", "-", out.parent.name)[:60]
+    return f"nightly-{label}-{digest.hexdigest()[:12]}"
+
+
 def link_records(settings: Settings, records: Path, reference: Path, model_ref: str, out: Path,
-                 *, threshold: float = 0.5) -> Summary:
-    """Block, score and keep the best candidate per record; writes ``out`` (CSV).
+                 *, threshold: float = 0.5, chunk_size: int = 500) -> Summary:
+    """Link ``records`` to ``reference`` as a resumable link job (blocking, 1:N selection, 1:1
+    verification at ``threshold``) and write the verified matches to ``out`` (CSV:
+    ``record_id``, ``reference_id``, ``score``).
 
-    The seam for the resumable link job being built in recstack.matching: when it lands, this
-    body becomes that job (same arguments), so that a killed nightly run resumes.
+    The job (:class:`recstack.matching.jobs.MatchJobs`, listed by ``recstack match jobs list``)
+    is named after the inputs: a nightly run killed mid-way and started again resumes it, with
+    its done chunks kept, instead of linking everything again.
     """
-    from recstack.matching.blocking import block
-    from recstack.matching.data import PairSet, read_records
-    from recstack.matching.pipeline import load_bundle
+    from recstack.matching.jobs import LinkConfig, MatchJobs
 
-    bundle, info = load_bundle(model_ref, settings)
-    left_ids, left = read_records(records)
-    right_ids, right = read_records(reference)
-    candidates = block(left, right)
-    pairs_left = np.repeat(np.arange(len(left)), [len(c) for c in candidates])
-    pairs_right = np.concatenate(candidates) if candidates else np.empty(0, dtype=int)
-    scores = (bundle.score(PairSet([left[i] for i in pairs_left], [right[j] for j in pairs_right]))
-              if len(pairs_left) else np.empty(0))
-    frame = pd.DataFrame({"record_id": [left_ids[i] for i in pairs_left],
-                          "reference_id": [right_ids[j] for j in pairs_right], "score": scores})
-    matches = (frame[frame["score"] >= threshold].sort_values("score", ascending=False)
-               .drop_duplicates("record_id").sort_values("record_id"))
+    job_id = nightly_job_id(records, reference, model_ref, threshold, out)
+    config = LinkConfig(left=records, right=reference, model=model_ref, chunk_size=chunk_size,
+                        link_key=job_id, select_min=min(0.2, threshold), verify_min=threshold)
+    job = MatchJobs(settings).link(config, job_id)
+    if job.status != "completed":
+        raise ConfigError(f"link job {job_id} stopped {job.status}: {job.message}",
+                          field="job", fix=f"see `recstack match jobs status {job_id}`, then run "
+                                           "the pipeline for this date again")
+    rows, candidates = [], 0
+    with open(job.output_path, encoding="utf-8") as lines:
+        for line in lines:
+            response = json.loads(line)["response"]
+            candidates += response["candidates"]
+            if response["match"] is not None:
+                rows.append((response["left_id"], response["match"], response["score"]))
+    matches = pd.DataFrame(rows, columns=["record_id", "reference_id", "score"])
     out.parent.mkdir(parents=True, exist_ok=True)
-    matches.to_csv(out, index=False)
-    return {"model": info.name, "version": info.version, "records": len(left),
-            "candidates": len(frame), "matches": len(matches), "out": str(out)}
+    matches.sort_values("record_id").to_csv(out, index=False)
+    name, _, version = (job.model or "").rpartition("/")
+    return {"model": name, "version": version, "job": job_id, "records": job.total,
+            "failed": job.failed, "candidates": candidates, "matches": len(matches),
+            "out": str(out)}
 
 
 def link(settings: Settings, run: TaskInput) -> Summary:
@@ -81,7 +104,8 @@ def link(settings: Settings, run: TaskInput) -> Summary:
     changed = folder / "records.csv"
     records.to_csv(changed, index=False)
     return link_records(settings, changed, Path(run.params["reference"]), run.params["model"],
-                        folder / "matches.csv", threshold=run.params["threshold"])
+                        folder / "matches.csv", threshold=run.params["threshold"],
+                        chunk_size=run.params["chunk_size"])
 
 
 PIPELINES = [
@@ -92,6 +116,8 @@ PIPELINES = [
         params=(Param("records", "", "CSV of records (id, name, …, optional updated_at)"),
                 Param("reference", "", "CSV of the reference records to link against"),
                 Param("model", "place-matcher@champion", "matcher (NAME@ALIAS)"),
-                Param("threshold", 0.5, "lowest match probability kept")),
+                Param("threshold", 0.5, "lowest match probability kept"),
+                Param("chunk_size", 500, "requests per chunk of the link job (redone whole "
+                                         "when a killed run resumes)")),
         schedule="daily", data_range=data_range),
 ]

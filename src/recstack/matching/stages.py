@@ -12,7 +12,10 @@ the learned matcher, the local counterpart of the seed's two prompts.
 Callers (``recstack match link``, package recommendation, batch jobs) use
 :func:`select_one_of_n` / :func:`verify_pair` for one record, or :func:`select_many` /
 :func:`verify_many` for many at once (one scorer call for all pairs: far faster).
+:func:`run_two_stages` runs both for many records (the link job's local executor);
 :func:`two_stage_report` measures precision and recall after each stage on labelled groups.
+This module is the one implementation of the stages: the link job's chat and batch executors
+ask with its prompts (:func:`select_messages`, :func:`verify_messages`) and answer models.
 
 With the LLM switch on (``RECSTACK_LLM__BASE_URL``), :class:`LLMJudge` asks both questions of
 the LLM with structured answers (the candidate's number, or yes/no), starting from the seed's
@@ -21,18 +24,22 @@ prompts, and falls back to a local scorer whenever the endpoint is unavailable.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from recstack.errors import ConfigError
 from recstack.matching.data import PairSet, Record
 
-__all__ = ["CandidateGroup", "LLMJudge", "Scorer", "Selection", "Verification", "as_scorer",
-           "groups_from_pairs", "select_many", "select_one_of_n", "two_stage_report",
-           "verify_many", "verify_pair"]
+__all__ = ["CandidateGroup", "Choice", "LLMJudge", "Scorer", "Selection", "Verdict",
+           "Verification", "as_scorer", "describe", "groups_from_pairs", "run_two_stages",
+           "select_many", "select_messages", "select_one_of_n", "two_stage_report",
+           "verify_many", "verify_messages", "verify_pair"]
 
 Scorer = Callable[[PairSet], np.ndarray]
 
@@ -173,6 +180,31 @@ def _precision_recall(correct: int, predicted: int, relevant: int) -> dict[str, 
             "correct": correct, "wrong": predicted - correct}
 
 
+def run_two_stages(records: Sequence[Record], candidates: Sequence[Sequence[Record]],
+                   selector: Any, verifier: Any, *, select_threshold: float = 0.5,
+                   verify_threshold: float = 0.5
+                   ) -> list[tuple[Selection, Verification | None]]:
+    """Both stages for many records: stage 1 picks one candidate or none, stage 2 verifies
+    each pick (None where nothing was picked).
+
+    When ``verifier`` is ``selector`` (a local scorer, not the LLM), the pick's stage-1 score is
+    its stage-2 score: the same model at another cut, without scoring the pair twice.
+    """
+    selections = select_many(records, candidates, selector, threshold=select_threshold)
+    picked = [i for i, s in enumerate(selections) if s.index is not None]
+    if verifier is selector and not isinstance(verifier, LLMJudge):
+        checks = [Verification(bool(selections[i].score >= verify_threshold),
+                               selections[i].score) for i in picked]
+    else:
+        checks = verify_many([records[i] for i in picked],
+                             [candidates[i][selections[i].index or 0] for i in picked],
+                             verifier, threshold=verify_threshold)
+    verified: list[Verification | None] = [None] * len(selections)
+    for i, check in zip(picked, checks, strict=True):
+        verified[i] = check
+    return list(zip(selections, verified, strict=True))
+
+
 def two_stage_report(groups: Sequence[CandidateGroup], selector: Any, verifier: Any, *,
                      select_threshold: float = 0.5, verify_threshold: float = 0.5
                      ) -> dict[str, Any]:
@@ -182,12 +214,12 @@ def two_stage_report(groups: Sequence[CandidateGroup], selector: Any, verifier: 
     A link is (record, chosen candidate); it is correct when the candidate is the record's true
     match. Recall is over the records whose true match is among their candidates.
     """
-    selections = select_many([g.record for g in groups], [g.candidates for g in groups],
-                             selector, threshold=select_threshold)
-    chosen = [(g, s.index) for g, s in zip(groups, selections, strict=True)
+    results = run_two_stages([g.record for g in groups], [g.candidates for g in groups],
+                             selector, verifier, select_threshold=select_threshold,
+                             verify_threshold=verify_threshold)
+    chosen = [(g, s.index) for g, (s, _) in zip(groups, results, strict=True)
               if s.index is not None]
-    checks = verify_many([g.record for g, _ in chosen], [g.candidates[i] for g, i in chosen],
-                         verifier, threshold=verify_threshold)
+    checks = [v for _, v in results if v is not None]
     relevant = sum(g.truth is not None for g in groups)
     correct_1 = sum(g.truth == i for g, i in chosen)
     kept = [(g, i) for (g, i), v in zip(chosen, checks, strict=True) if v.match]
@@ -203,20 +235,53 @@ def two_stage_report(groups: Sequence[CandidateGroup], selector: Any, verifier: 
             "select_threshold": select_threshold, "verify_threshold": verify_threshold}
 
 
-# The seed's prompts as the starting point. Its 1:1 question also said "or nearby"; that is
-# dropped here, since a city's station or airport is nearby and still another place.
-SELECT_PROMPT = ("You match places between two databases whose names may be in different "
-                 "languages (Korean, English) or spellings. Which candidate is the same place "
-                 "as the query? Answer with the candidate's number, or 0 if none is.")
-VERIFY_PROMPT = ("You check place matches between two databases whose names may be in "
-                 "different languages (Korean, English) or spellings. Answer yes if A and B "
-                 "are the same place, else no.")
+# The seed's prompts as the starting point. Its 1:1 question also said "or nearby": the link
+# job keeps that wording (``or_nearby=True``); elsewhere it is dropped, since a city's station or
+# airport is nearby and still another place.
+SYSTEM_PROMPT = ("You match places between two databases whose names may be in different "
+                 "languages (Korean, English) or spellings. Records give a name and, when "
+                 "known, an address and coordinates (latitude, longitude).")
 
 
-def _describe(record: Record) -> str:
-    where = f" at ({record.lat:.5f}, {record.lon:.5f})" if record.has_coordinates else ""
-    address = f", {record.address}" if record.address else ""
-    return f"{record.name}{address}{where}"
+class Choice(BaseModel):
+    """The 1:N answer: the candidate's number, or 0 when none is the same place."""
+
+    candidate: int = Field(ge=0, description="number of the candidate that is the same place "
+                                             "as A, or 0 for none")
+
+
+class Verdict(BaseModel):
+    """The 1:1 answer."""
+
+    answer: Literal["yes", "no"]
+
+
+def describe(record: Record) -> str:
+    """One line of a record for a prompt."""
+    parts = [record.name]
+    if record.address:
+        parts.append(f"address: {record.address}")
+    if record.has_coordinates:
+        parts.append(f"coordinates: {record.lat:.5f}, {record.lon:.5f}")
+    return "; ".join(parts)
+
+
+def select_messages(record: Record, candidates: Sequence[Record]) -> list[dict[str, str]]:
+    """The seed's 1:N question."""
+    lines = [f"{n}. {describe(c)}" for n, c in enumerate(candidates, start=1)]
+    question = (f"Place A: {describe(record)}\nCandidates:\n" + "\n".join(lines) +
+                "\nWhich of these candidates is the same place as A, or none? Answer with the "
+                "candidate's number, or 0 for none.")
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
+
+
+def verify_messages(left: Record, right: Record, *, or_nearby: bool = False
+                    ) -> list[dict[str, str]]:
+    """The seed's 1:1 question (with its "or nearby" when ``or_nearby``)."""
+    same = "the same place or nearby" if or_nearby else "the same place"
+    question = (f"A: {describe(left)}\nB: {describe(right)}\n"
+                f"Answer yes if A and B are {same}, else no.")
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
 
 
 class LLMJudge:
@@ -224,63 +289,84 @@ class LLMJudge:
     answers; a local scorer answers whenever the endpoint is unavailable.
 
     Pass it as ``selector`` and/or ``verifier``. Scores are 1.0 for the LLM's pick or yes and
-    0.0 otherwise; the fallback's own scores when it answered instead.
+    0.0 otherwise; the fallback's own scores when it answered instead. The link job's chat
+    executor asks through :meth:`ask_select` / :meth:`ask_verify` (no fallback: an unavailable
+    endpoint pauses the job).
 
     Args:
         client: an open :class:`recstack.llm.ChatClient` (``open_chat_client(settings)``).
-        fallback: the local scorer (a fitted matcher or bundle) used when the LLM is down.
+        fallback: the local scorer (a fitted matcher or bundle) used when the LLM is down;
+            None lets :class:`recstack.llm.LLMUnavailable` through.
         threshold: the fallback's decision threshold.
+        max_attempts: tries of one question whose answer does not fit the schema.
+        backoff_s: first wait between tries; doubled each time (with full jitter), at most 30 s.
+        or_nearby: ask the seed's 1:1 question as it was ("the same place or nearby").
     """
 
-    def __init__(self, client: Any, fallback: Any, *, threshold: float = 0.5):
+    def __init__(self, client: Any, fallback: Any = None, *, threshold: float = 0.5,
+                 max_attempts: int = 1, backoff_s: float = 0.5, or_nearby: bool = False):
         self.client = client
         self.fallback = fallback
         self.threshold = threshold
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_s = backoff_s
+        self.or_nearby = or_nearby
         self.fallbacks = 0  # calls the local scorer answered because the LLM was unavailable
 
+    def _ask(self, messages: list[dict[str, str]], output: type[BaseModel]) -> Any:
+        """One question; an answer that does not fit ``output`` is asked again (connection
+        errors, 429 and 5xx are retried by the client itself). tenacity would do this, but it
+        is no dependency of recstack, and the loop is this short."""
+        from recstack.llm import LLMOutputError
+
+        for attempt in range(self.max_attempts):
+            try:
+                return self.client.complete_json(messages, output=output)
+            except LLMOutputError:
+                if attempt + 1 == self.max_attempts:
+                    raise
+                time.sleep(random.uniform(0, min(30.0, self.backoff_s * 2 ** attempt)))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def ask_select(self, record: Record, candidates: Sequence[Record]) -> int:
+        """The 1:N question's answer as given: a candidate's number from 1, 0 for none (the
+        caller checks it is at most ``len(candidates)``)."""
+        return int(self._ask(select_messages(record, candidates), Choice).candidate)
+
+    def ask_verify(self, left: Record, right: Record) -> bool:
+        """The 1:1 question's answer: yes is True."""
+        messages = verify_messages(left, right, or_nearby=self.or_nearby)
+        return bool(self._ask(messages, Verdict).answer == "yes")
+
     def select(self, record: Record, candidates: list[Record]) -> Selection:
-        from pydantic import BaseModel, Field
-
-        from recstack.llm import LLMUnavailable
-
-        class Choice(BaseModel):
-            candidate: int = Field(ge=0, le=len(candidates),
-                                   description="the matching candidate's number, 0 for none")
+        from recstack.llm import LLMOutputError, LLMUnavailable
 
         if not candidates:
             return Selection(None, float("nan"), np.empty(0))
-        listing = "\n".join(f"{i}. {_describe(c)}" for i, c in enumerate(candidates, start=1))
         try:
-            answer = self.client.complete_json(
-                [{"role": "system", "content": SELECT_PROMPT},
-                 {"role": "user", "content": f"Query: {_describe(record)}\nCandidates:\n"
-                                             f"{listing}"}], Choice)
+            chosen = self.ask_select(record, candidates)
         except LLMUnavailable:
+            if self.fallback is None:
+                raise
             self.fallbacks += 1
             return select_many([record], [candidates], self.fallback,
                                threshold=self.threshold)[0]
+        if chosen > len(candidates):
+            raise LLMOutputError(f"the model chose candidate {chosen} of {len(candidates)}")
         scores = np.zeros(len(candidates))
-        if answer.candidate == 0:
+        if chosen == 0:
             return Selection(None, 0.0, scores)
-        scores[answer.candidate - 1] = 1.0
-        return Selection(answer.candidate - 1, 1.0, scores)
+        scores[chosen - 1] = 1.0
+        return Selection(chosen - 1, 1.0, scores)
 
     def verify(self, left: Record, right: Record) -> Verification:
-        from typing import Literal
-
-        from pydantic import BaseModel
-
         from recstack.llm import LLMUnavailable
 
-        class Verdict(BaseModel):
-            answer: Literal["yes", "no"]
-
         try:
-            verdict = self.client.complete_json(
-                [{"role": "system", "content": VERIFY_PROMPT},
-                 {"role": "user", "content": f"A: {_describe(left)}\nB: {_describe(right)}"}],
-                Verdict)
+            yes = self.ask_verify(left, right)
         except LLMUnavailable:
+            if self.fallback is None:
+                raise
             self.fallbacks += 1
             return verify_many([left], [right], self.fallback, threshold=self.threshold)[0]
-        return Verification(verdict.answer == "yes", 1.0 if verdict.answer == "yes" else 0.0)
+        return Verification(yes, 1.0 if yes else 0.0)
