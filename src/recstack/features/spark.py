@@ -115,8 +115,20 @@ class SparkOfflineStore(OfflineStore):
     # -- the view relation -------------------------------------------------------------------
 
     def view_frame(self, registered: RegisteredView) -> DataFrame:
-        """Keys, ``__ts`` and ``__created`` (epoch microseconds), typed features; one row per
-        (keys, event time), the latest created time winning, then the smallest values."""
+        """``typed_frame`` with one row per (keys, event time): the latest created time wins,
+        then the smallest values (what the DuckDB relation keeps)."""
+        view = registered.view
+        typed = self.typed_frame(registered)  # first: columns need the session running
+        order = [F.col(CREATED).desc_nulls_last(),
+                 *[col(f.name).asc_nulls_last() for f in view.features]]
+        first = Window.partitionBy(*[col(k) for k in registered.join_keys], F.col(TS)).orderBy(
+            *order)
+        return (typed.withColumn("__rank", F.row_number().over(first))
+                .where(F.col("__rank") == 1).drop("__rank"))
+
+    def typed_frame(self, registered: RegisteredView) -> DataFrame:
+        """Keys, ``__ts`` and ``__created`` (epoch microseconds), typed features; rows without
+        a key or an event time dropped, duplicates kept."""
         view = registered.view
         try:
             base = self._transformed(registered)
@@ -136,11 +148,7 @@ class SparkOfflineStore(OfflineStore):
         typed = typed.where(F.col(TS).isNotNull())
         for key in keys:
             typed = typed.where(col(key).isNotNull())
-        order = [F.col(CREATED).desc_nulls_last(),
-                 *[col(f.name).asc_nulls_last() for f in view.features]]
-        first = Window.partitionBy(*[col(k) for k in keys], F.col(TS)).orderBy(*order)
-        return (typed.withColumn("__rank", F.row_number().over(first))
-                .where(F.col("__rank") == 1).drop("__rank"))
+        return typed
 
     def _transformed(self, registered: RegisteredView) -> DataFrame:
         view = registered.view
@@ -197,44 +205,50 @@ class SparkOfflineStore(OfflineStore):
                              axis=1)
         entity[ENTITY_TS] = entity[ENTITY_TS].astype("datetime64[us]").astype("int64")
         try:
-            rows = self.spark.createDataFrame(entity)
-            result = rows.select(ROW)
+            current = self.spark.createDataFrame(entity).withColumn("__kind", F.lit(1))
             for request in requests:
-                result = result.join(self._as_of(rows, request), ROW)
-            found = result.toPandas()
+                current = self._as_of(current, request)
+            found = current.select(ROW, *[col(n) for n in names]).toPandas()
         except PySparkException as exc:
             raise DataError(f"cannot join the entity frame to the views: "
                             f"{str(exc).splitlines()[0]}", field="entity_frame",
                             fix="give join keys the same type as in the sources") from exc
-        # Joins do not keep row order: put the rows back in entity order.
+        # Shuffles do not keep row order: put the rows back in entity order.
         found = found.sort_values(ROW, kind="stable")
         features = found[names].set_index(entity_frame.index)
         return pd.concat([entity_frame.copy(), features], axis=1, copy=False)
 
-    def _as_of(self, rows: DataFrame, request: ViewFeatures) -> DataFrame:
-        """``__row`` and the requested features of one view, as of each entity row's time."""
+    def _as_of(self, current: DataFrame, request: ViewFeatures) -> DataFrame:
+        """``current`` (entity rows) plus the requested features of one view as of each row.
+
+        Entity and view rows share one frame, partitioned by the view's keys and ordered by
+        time; a view row sorts before an entity row at the same time (a value at exactly t is
+        known at t), and among view rows at one time the row the DuckDB relation keeps sorts
+        last (created ascending, values descending), so the window's last view row is the
+        de-duplicated newest one: one sort per view, no join.
+        """
         view = request.registered.view
-        keys = request.registered.join_keys
-        frame = self.view_frame(request.registered)
+        frame = self.typed_frame(request.registered)
         types = {f.name: f.dataType for f in frame.schema.fields}
-        values = F.struct(F.col(TS).alias("t"), *[col(f) for f in request.features])
+        keys = [(key, f"__k{j}") for j, key in enumerate(request.registered.join_keys)]
         # Entity keys take the view's key types; a key that does not convert fails the join.
-        entity = rows.select(*[col(k).cast(types[k]).alias(k) for k in keys],
-                             F.col(ENTITY_TS).alias("__t"), F.lit(1).alias("__kind"),
-                             F.col(ROW), F.lit(None).cast(_struct_type(frame, request))
-                             .alias("__hit"))
-        view_rows = frame.select(*[col(k) for k in keys], F.col(TS).alias("__t"),
-                                 F.lit(0).alias("__kind"), F.lit(None).cast("bigint").alias(ROW),
-                                 values.alias("__hit"))
-        # At equal times the view row (kind 0) sorts first: a value at exactly t is known at t.
-        before = (Window.partitionBy(*[col(k) for k in keys]).orderBy("__t", "__kind")
+        entity = current.select("*", *[col(k).cast(types[k]).alias(a) for k, a in keys])
+        ties = [f"__f{j}" for j in range(len(view.features))]
+        view_rows = frame.select(
+            *[col(k).alias(a) for k, a in keys], F.col(TS).alias(ENTITY_TS),
+            F.lit(0).alias("__kind"), F.col(CREATED).alias("__c"),
+            *[col(f.name).alias(t) for f, t in zip(view.features, ties, strict=True)],
+            F.struct(F.col(TS).alias("t"), *[col(f) for f in request.features]).alias("__hit"))
+        before = (Window.partitionBy(*[F.col(a) for _, a in keys])
+                  .orderBy(ENTITY_TS, "__kind", F.col("__c").asc_nulls_first(),
+                           *[F.col(t).desc_nulls_first() for t in ties])
                   .rowsBetween(Window.unboundedPreceding, Window.currentRow))
-        hit = F.last("__hit", ignorenulls=True).over(before)
-        joined = (entity.unionByName(view_rows).withColumn("__hit", hit)
+        joined = (entity.unionByName(view_rows, allowMissingColumns=True)
+                  .withColumn("__hit", F.last("__hit", ignorenulls=True).over(before))
                   .where(F.col("__kind") == 1))
-        fresh = (F.col("__hit.t") >= F.col("__t") - view.ttl_seconds * 1_000_000
+        fresh = (F.col("__hit.t") >= F.col(ENTITY_TS) - view.ttl_seconds * 1_000_000
                  if view.ttl_seconds else F.lit(True))
-        return joined.select(F.col(ROW), *[
+        return joined.select(*[col(c) for c in current.columns], *[
             F.when(fresh, F.col("__hit").getField(feature)).alias(name)
             for feature, name in zip(request.features, request.output_names, strict=True)])
 
@@ -270,12 +284,6 @@ def _nanos_to_timestamps(frame: DataFrame, path: Path) -> DataFrame:
     nanos = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
     return frame.withColumns({name: F.timestamp_micros(F.floor(col(name) / 1000))
                               for name in nanos})
-
-
-def _struct_type(frame: DataFrame, request: ViewFeatures) -> T.StructType:
-    types = {f.name: f.dataType for f in frame.schema.fields}
-    return T.StructType([T.StructField("t", T.LongType()),
-                         *[T.StructField(f, types[f]) for f in request.features]])
 
 
 def _us(stamp: pd.Timestamp) -> int:
