@@ -18,7 +18,11 @@ from pydantic import ValidationError
 
 from recstack.errors import ConfigError, DataError
 from recstack.features import Definitions, Entity, Feature, FeatureStore, FeatureView, Source
-from recstack.features.offline_store import create_offline_store, offline_engines
+from recstack.features.offline_store import (
+    check_offline_engine,
+    create_offline_store,
+    offline_engines,
+)
 from recstack.settings import Settings
 
 T0 = pd.Timestamp("2025-03-01", tz="UTC")
@@ -249,10 +253,12 @@ def test_spark_without_java_says_how_to_install_it(monkeypatch, tmp_path):
 
     monkeypatch.setattr(SparkSession, "getActiveSession", staticmethod(lambda: None))
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))  # no bin/java there
-    with pytest.raises(ConfigError) as err:
-        spark.spark_session()
-    assert err.value.field == "features.offline_engine"
-    assert "openjdk-17-jre-headless" in str(err.value.fix)
+    for check in (spark.spark_session, lambda: check_offline_engine("spark")):
+        with pytest.raises(ConfigError) as err:
+            check()  # the pre-flight check says the same without starting anything
+        assert err.value.field == "features.offline_engine"
+        assert "openjdk-17-jre-headless" in str(err.value.fix)
+    check_offline_engine("duckdb")  # needs nothing
 
 
 def test_the_duckdb_engine_never_imports_pyspark(tmp_path):

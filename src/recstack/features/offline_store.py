@@ -10,6 +10,9 @@ contract suite (``tests/features/test_offline_contract.py``), so switching
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -35,6 +38,8 @@ _ENGINES = {"duckdb": "recstack.features.offline_store:DuckDBOfflineStore",
             "spark": "recstack.features.spark:SparkOfflineStore"}
 
 Row = tuple[Any, ...]
+JAVA_FIX = ("install Java 17 or 21 (Debian: apt-get install openjdk-17-jre-headless) or point "
+            "JAVA_HOME at one; or set RECSTACK_FEATURES__OFFLINE_ENGINE=duckdb")
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,32 @@ def create_offline_store(engine: str, sources_dir: Path) -> OfflineStore:
         raise error from exc
     store: OfflineStore = cls(sources_dir)
     return store
+
+
+def java_executable() -> str | None:
+    """The ``java`` Spark would start: ``$JAVA_HOME/bin/java``, else the one on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        java = Path(home) / "bin" / "java"
+        return str(java) if java.is_file() else None
+    return shutil.which("java")
+
+
+def check_offline_engine(engine: str) -> None:
+    """Fail early, naming the fix, when the chosen engine cannot run here; starts nothing.
+
+    For a pipeline's pre-flight check: Spark needs pyspark (extra ``spark``) and Java.
+    """
+    if engine != "spark":
+        return
+    if importlib.util.find_spec("pyspark") is None:
+        raise ConfigError("the Spark offline store needs pyspark, which is not installed",
+                          field="extra 'spark'", fix="pip install -e '.[spark]' (or set "
+                                                     "RECSTACK_FEATURES__OFFLINE_ENGINE=duckdb)")
+    if java_executable() is None:
+        raise ConfigError("the Spark offline store needs Java, and none was found "
+                          f"(JAVA_HOME={os.environ.get('JAVA_HOME')!r}, no java on PATH)",
+                          field="features.offline_engine", fix=JAVA_FIX)
 
 
 class DuckDBOfflineStore(OfflineStore):

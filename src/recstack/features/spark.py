@@ -16,8 +16,6 @@ choose Spark.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -43,28 +41,23 @@ from recstack.features.offline import (
     entity_rows,
     source_sql,
 )
-from recstack.features.offline_store import OfflineStore, Row, ViewFeatures
+from recstack.features.offline_store import (
+    JAVA_FIX,
+    OfflineStore,
+    Row,
+    ViewFeatures,
+    check_offline_engine,
+)
 
 MASTER = "local[2]"
 _SQL_TYPES = {"int64": "bigint", "float64": "double", "string": "string", "bool": "boolean"}
 _PANDAS_TYPES = {"int64": "int64", "float64": "float64", "string": "object", "bool": "bool"}
-_JAVA_FIX = ("install Java 17 or 21 (Debian: apt-get install openjdk-17-jre-headless) or point "
-             "JAVA_HOME at one; or set RECSTACK_FEATURES__OFFLINE_ENGINE=duckdb")
 _session_lock = threading.Lock()
 
 
 def col(name: str) -> Column:
     """A column by its exact name (dots and spaces are not paths)."""
     return F.col("`" + name.replace("`", "``") + "`")
-
-
-def java_executable() -> str | None:
-    """The ``java`` that Spark will start: ``$JAVA_HOME/bin/java``, else the one on PATH."""
-    home = os.environ.get("JAVA_HOME")
-    if home:
-        java = Path(home) / "bin" / "java"
-        return str(java) if java.is_file() else None
-    return shutil.which("java")
 
 
 def spark_session() -> SparkSession:
@@ -76,10 +69,7 @@ def spark_session() -> SparkSession:
     with _session_lock:
         active = SparkSession.getActiveSession()
         if active is None:
-            if java_executable() is None:
-                raise ConfigError("the Spark offline store needs Java, and none was found "
-                                  f"(JAVA_HOME={os.environ.get('JAVA_HOME')!r}, no java on PATH)",
-                                  field="features.offline_engine", fix=_JAVA_FIX)
+            check_offline_engine("spark")  # no Java: say how to install it
             builder = (SparkSession.builder.master(MASTER).appName("recstack-offline-store")
                        .config("spark.ui.enabled", "false")
                        .config("spark.ui.showConsoleProgress", "false")
@@ -91,7 +81,7 @@ def spark_session() -> SparkSession:
                 active = builder.getOrCreate()
             except (PySparkException, OSError, RuntimeError) as exc:
                 raise ConfigError(f"Spark did not start: {str(exc).splitlines()[0]}",
-                                  field="features.offline_engine", fix=_JAVA_FIX) from exc
+                                  field="features.offline_engine", fix=JAVA_FIX) from exc
             active.sparkContext.setLogLevel("ERROR")
         # Sources' naive timestamps are UTC, as on DuckDB.
         active.conf.set("spark.sql.session.timeZone", "UTC")
