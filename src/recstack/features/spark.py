@@ -1,7 +1,7 @@
 """The offline store on Apache Spark (``RECSTACK_FEATURES__OFFLINE_ENGINE=spark``).
 
-The same typed, de-duplicated view relation as the DuckDB store, built from Spark DataFrames,
-and the same point-in-time rules. The join runs in Spark, not on the driver: the entity rows
+The same typed view relation as the DuckDB store, built from Spark DataFrames, and the same
+point-in-time rules. The join runs in Spark, not on the driver: the entity rows
 and each view's rows are put in one frame per view, ordered by (keys, time) with a view row
 before an entity row at the same time, and a window's ``last(..., ignorenulls)`` hands every
 entity row the newest view row at or before it. That is one sort per view (no range join,
@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pa_dataset
@@ -104,21 +105,11 @@ class SparkOfflineStore(OfflineStore):
 
     # -- the view relation -------------------------------------------------------------------
 
-    def view_frame(self, registered: RegisteredView) -> DataFrame:
-        """``typed_frame`` with one row per (keys, event time): the latest created time wins,
-        then the smallest values (what the DuckDB relation keeps)."""
-        view = registered.view
-        typed = self.typed_frame(registered)  # first: columns need the session running
-        order = [F.col(CREATED).desc_nulls_last(),
-                 *[col(f.name).asc_nulls_last() for f in view.features]]
-        first = Window.partitionBy(*[col(k) for k in registered.join_keys], F.col(TS)).orderBy(
-            *order)
-        return (typed.withColumn("__rank", F.row_number().over(first))
-                .where(F.col("__rank") == 1).drop("__rank"))
-
     def typed_frame(self, registered: RegisteredView) -> DataFrame:
         """Keys, ``__ts`` and ``__created`` (epoch microseconds), typed features; rows without
-        a key or an event time dropped, duplicates kept."""
+        a key or an event time dropped. Duplicate (keys, event time) rows are kept: each read
+        orders them so that the row the DuckDB relation keeps wins (the latest created time,
+        then the smallest values)."""
         view = registered.view
         try:
             base = self._transformed(registered)
@@ -173,15 +164,19 @@ class SparkOfflineStore(OfflineStore):
         # read by DuckDB on the driver and handed to Spark as Arrow.
         conn = connect()
         try:
-            return self.spark.createDataFrame(conn.sql(source_sql(conn, registered,
-                                                                  self.sources_dir)).arrow())
+            query = source_sql(conn, registered, self.sources_dir)
+            return self.spark.createDataFrame(conn.sql(query).arrow())
+        except duckdb.Error as exc:
+            raise DataError(f"cannot read the source of view {view.name!r}: {exc}",
+                            field=f"views.{view.name}.source",
+                            fix="check the source path/table/query") from exc
         finally:
             conn.close()
 
     # -- the offline store -------------------------------------------------------------------
 
     def validate(self, registered: RegisteredView) -> None:
-        self.view_frame(registered).schema  # noqa: B018 - analysing the plan checks it
+        self.typed_frame(registered).schema  # noqa: B018 - analysing the plan checks it
 
     def training_frame(self, entity_frame: pd.DataFrame, requests: Sequence[ViewFeatures],
                        timestamp_column: str) -> pd.DataFrame:
@@ -228,7 +223,7 @@ class SparkOfflineStore(OfflineStore):
             *[col(k).alias(a) for k, a in keys], F.col(TS).alias(ENTITY_TS),
             F.lit(0).alias("__kind"), F.col(CREATED).alias("__c"),
             *[col(f.name).alias(t) for f, t in zip(view.features, ties, strict=True)],
-            F.struct(F.col(TS).alias("t"), *[col(f) for f in request.features]).alias("__hit"))
+            F.struct(F.col(TS).alias("__t"), *[col(f) for f in request.features]).alias("__hit"))
         before = (Window.partitionBy(*[F.col(a) for _, a in keys])
                   .orderBy(ENTITY_TS, "__kind", F.col("__c").asc_nulls_first(),
                            *[F.col(t).desc_nulls_first() for t in ties])
@@ -236,7 +231,7 @@ class SparkOfflineStore(OfflineStore):
         joined = (entity.unionByName(view_rows, allowMissingColumns=True)
                   .withColumn("__hit", F.last("__hit", ignorenulls=True).over(before))
                   .where(F.col("__kind") == 1))
-        fresh = (F.col("__hit.t") >= F.col(ENTITY_TS) - view.ttl_seconds * 1_000_000
+        fresh = (F.col("__hit").getField("__t") >= F.col(ENTITY_TS) - view.ttl_seconds * 1_000_000
                  if view.ttl_seconds else F.lit(True))
         return joined.select(*[col(c) for c in current.columns], *[
             F.when(fresh, F.col("__hit").getField(feature)).alias(name)
@@ -245,11 +240,13 @@ class SparkOfflineStore(OfflineStore):
     def latest_rows(self, registered: RegisteredView, start: pd.Timestamp | None,
                     end: pd.Timestamp, batch_size: int) -> Iterator[list[Row]]:
         view = registered.view
-        frame = self.view_frame(registered).where(F.col(TS) <= _us(end))
+        frame = self.typed_frame(registered).where(F.col(TS) <= _us(end))
         if start is not None:
             frame = frame.where(F.col(TS) > _us(start))
+        # The newest event per key; at one event time, the row the DuckDB relation keeps.
         newest = Window.partitionBy(*[col(k) for k in registered.join_keys]).orderBy(
-            F.col(TS).desc())
+            F.col(TS).desc(), F.col(CREATED).desc_nulls_last(),
+            *[col(f.name).asc_nulls_last() for f in view.features])
         frame = (frame.withColumn("__rank", F.row_number().over(newest))
                  .where(F.col("__rank") == 1)
                  .select(*[col(k) for k in registered.join_keys], TS, CREATED,
