@@ -11,6 +11,7 @@ import math
 import subprocess
 import sys
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -189,6 +190,37 @@ def test_file_sources_epoch_seconds_and_sql_transformations(engine_settings, tmp
                                    timestamp_column="t")
     assert got["price"].tolist()[1:] == [10.0, 7.0, 12.0] and np.isnan(got["price"].iloc[0])
     assert got["double"].tolist()[1:] == [20.0, 14.0, 24.0]
+
+
+def test_duckdb_table_sql_query_and_python_transformation_sources(engine_settings, tmp_path,
+                                                                   monkeypatch):
+    (tmp_path / "contract_transformations.py").write_text(
+        "def upper(frame):\n    return frame.assign(city=frame['city'].str.upper())\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rows = pd.DataFrame({"item_id": ["p1", "p2"], "t": pd.to_datetime([T0, T0]),
+                         "city": ["Seoul", "Busan"]})
+    rows.to_parquet(tmp_path / "cities.parquet")
+    with duckdb.connect(str(tmp_path / "shop.duckdb")) as conn:
+        conn.execute("CREATE TABLE cities AS SELECT * FROM rows")
+    city = [Feature(name="city", dtype="string")]
+    views = [
+        FeatureView(name="from_table", entities=["item"], timestamp_field="t", features=city,
+                    source=Source(kind="duckdb", path=str(tmp_path / "shop.duckdb"),
+                                  table="cities")),
+        FeatureView(name="from_sql", entities=["item"], timestamp_field="t", features=city,
+                    source=Source(kind="sql", query=f"SELECT * FROM read_parquet("
+                                  f"'{tmp_path / 'cities.parquet'}') WHERE city = 'Seoul'")),
+        FeatureView(name="from_python", entities=["item"], timestamp_field="t", features=city,
+                    source=Source(kind="parquet", path=str(tmp_path / "cities.parquet")),
+                    transformation_python="contract_transformations:upper")]
+    store = FeatureStore(engine_settings)
+    store.apply(Definitions(entities=[Entity(name="item", join_keys=["item_id"])], views=views))
+    got = store.get_training_frame(
+        pd.DataFrame({"item_id": ["p1", "p2"], "event_timestamp": [T0, T0]}),
+        ["from_table:city", "from_sql:city", "from_python:city"], full_names=True)
+    assert got["from_table__city"].tolist() == ["Seoul", "Busan"]
+    assert got["from_sql__city"].tolist() == ["Seoul", None]
+    assert got["from_python__city"].tolist() == ["SEOUL", "BUSAN"]
 
 
 def test_materialisation_reads_the_newest_row_per_key_in_each_window(engine_settings):

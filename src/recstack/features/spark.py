@@ -165,7 +165,7 @@ class SparkOfflineStore(OfflineStore):
         conn = connect()
         try:
             query = source_sql(conn, registered, self.sources_dir)
-            return self.spark.createDataFrame(conn.sql(query).arrow())
+            return self.spark.createDataFrame(conn.sql(query).to_arrow_table())
         except duckdb.Error as exc:
             raise DataError(f"cannot read the source of view {view.name!r}: {exc}",
                             field=f"views.{view.name}.source",
