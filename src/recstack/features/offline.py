@@ -60,11 +60,11 @@ def view_relation(conn: duckdb.DuckDBPyConnection, registered: RegisteredView,
     """Create the typed, de-duplicated relation of one view version; validate its schema."""
     view = registered.view
     base = f"__src_{view.name}_{registered.version}"
-    source_sql = _source_sql(conn, registered, sources_dir)
+    source = source_sql(conn, registered, sources_dir)
     try:
         if view.transformation_python:
             function = load_python_transformation(view)
-            frame = function(conn.sql(source_sql).df())
+            frame = function(conn.sql(source).df())
             if not isinstance(frame, pd.DataFrame):
                 raise ConfigError(f"{view.transformation_python} returned "
                                   f"{type(frame).__name__}, not a DataFrame",
@@ -73,18 +73,18 @@ def view_relation(conn: duckdb.DuckDBPyConnection, registered: RegisteredView,
             conn.register(base, frame)
         elif view.transformation_sql:
             conn.execute(f"CREATE OR REPLACE TEMP VIEW {q(base)} AS "
-                         f"WITH source AS ({source_sql}) {view.transformation_sql}")
+                         f"WITH source AS ({source}) {view.transformation_sql}")
         else:
-            conn.execute(f"CREATE OR REPLACE TEMP VIEW {q(base)} AS {source_sql}")
+            conn.execute(f"CREATE OR REPLACE TEMP VIEW {q(base)} AS {source}")
         columns = dict(conn.execute(f"SELECT column_name, column_type FROM "
                                     f"(DESCRIBE {q(base)})").fetchall())
     except duckdb.Error as exc:
         raise DataError(f"cannot read the source of view {view.name!r}: {exc}",
                         field=f"views.{view.name}.source",
                         fix="check the source path/table/query and the transformation") from exc
-    selects = [q(k) for k in _check_columns(registered, columns)]
-    selects.append(f"{_timestamp_sql(view.name, view.timestamp_field, columns)} AS {TS}")
-    created = (_timestamp_sql(view.name, view.created_timestamp_field, columns)
+    selects = [q(k) for k in check_columns(registered, columns)]
+    selects.append(f"{timestamp_sql(view.name, view.timestamp_field, columns)} AS {TS}")
+    created = (timestamp_sql(view.name, view.created_timestamp_field, columns)
                if view.created_timestamp_field else "NULL::TIMESTAMP")
     selects.append(f"{created} AS {CREATED}")
     selects += [f"CAST({q(f.name)} AS {_SQL_TYPES[f.dtype]}) AS {q(f.name)}"
@@ -104,8 +104,9 @@ def view_relation(conn: duckdb.DuckDBPyConnection, registered: RegisteredView,
     return ViewRelation(registered, relation)
 
 
-def _source_sql(conn: duckdb.DuckDBPyConnection, registered: RegisteredView,
-                sources_dir: Path) -> str:
+def source_sql(conn: duckdb.DuckDBPyConnection, registered: RegisteredView,
+               sources_dir: Path) -> str:
+    """A DuckDB query over the view's source (a ``duckdb`` source is attached read-only)."""
     view = registered.view
     source = view.source
     if source is None:
@@ -134,7 +135,11 @@ def _source_sql(conn: duckdb.DuckDBPyConnection, registered: RegisteredView,
     return f"SELECT * FROM {q(alias)}.{q(str(source.table))}"
 
 
-def _check_columns(registered: RegisteredView, columns: dict[str, str]) -> list[str]:
+def check_columns(registered: RegisteredView, columns: dict[str, str]) -> list[str]:
+    """The join keys, after checking that keys, timestamps and typed features exist.
+
+    ``columns`` maps names to DuckDB type names (other engines translate theirs).
+    """
     view = registered.view
     needed = {**{k: "join key" for k in registered.join_keys},
               view.timestamp_field: "timestamp_field"}
@@ -161,7 +166,8 @@ def _check_columns(registered: RegisteredView, columns: dict[str, str]) -> list[
     return registered.join_keys
 
 
-def _timestamp_sql(view: str, column: str, columns: dict[str, str]) -> str:
+def timestamp_sql(view: str, column: str, columns: dict[str, str]) -> str:
+    """DuckDB SQL for a timestamp column as naive UTC; other types are a DataError."""
     kind = columns[column]
     if kind.startswith("TIMESTAMPTZ") or "WITH TIME ZONE" in kind:
         return f"timezone('UTC', CAST({q(column)} AS TIMESTAMPTZ))"
@@ -202,26 +208,37 @@ class FeatureRequest:
     output_names: list[str]
 
 
-def training_frame(conn: duckdb.DuckDBPyConnection, entity_frame: pd.DataFrame,
-                   requests: list[FeatureRequest], timestamp_column: str) -> pd.DataFrame:
-    """The entity frame with one column per requested feature, as of each row's timestamp."""
+def entity_rows(entity_frame: pd.DataFrame, views: list[tuple[str, list[str]]],
+                timestamp_column: str) -> pd.DataFrame:
+    """The join keys of ``views`` (``(name, keys)``), ``__entity_ts`` and ``__row``.
+
+    Only what a join needs travels to the engine. Every offline engine checks the entity frame
+    here, so bad input reads the same on each.
+    """
     if timestamp_column not in entity_frame.columns:
         raise DataError(f"the entity frame has no timestamp column {timestamp_column!r}",
                         field=timestamp_column,
                         fix="add the time each row is about, or pass timestamp_column=")
-    for request in requests:
-        for key in request.relation.keys:
+    for name, view_keys in views:
+        for key in view_keys:
             if key not in entity_frame.columns:
-                raise DataError(f"the entity frame lacks join key {key!r} of view "
-                                f"{request.relation.registered.name!r}", field=key,
-                                fix="add the column to the entity frame")
+                raise DataError(f"the entity frame lacks join key {key!r} of view {name!r}",
+                                field=key, fix="add the column to the entity frame")
             if entity_frame[key].isna().any():
                 raise DataError(f"join key {key!r} has missing values", field=key,
                                 fix="drop or fill rows without a key")
-    keys = list(dict.fromkeys(k for r in requests for k in r.relation.keys))
-    entity = entity_frame[keys].copy()  # only what the join needs travels to DuckDB
+    keys = list(dict.fromkeys(k for _, view_keys in views for k in view_keys))
+    entity = entity_frame[keys].copy()
     entity[ENTITY_TS] = to_utc_naive(entity_frame[timestamp_column], timestamp_column)
     entity[ROW] = np.arange(len(entity), dtype=np.int64)
+    return entity
+
+
+def training_frame(conn: duckdb.DuckDBPyConnection, entity_frame: pd.DataFrame,
+                   requests: list[FeatureRequest], timestamp_column: str) -> pd.DataFrame:
+    """The entity frame with one column per requested feature, as of each row's timestamp."""
+    entity = entity_rows(entity_frame, [(r.relation.registered.name, r.relation.keys)
+                                        for r in requests], timestamp_column)
     conn.register("__entity", entity)
     try:
         features = _point_in_time(conn, requests)

@@ -1,7 +1,7 @@
 """``FeatureStore``: apply definitions, build training frames, materialise, read online.
 
-Training and serving read the same typed view relation (``offline.view_relation``), so the
-values a model trains on are the values it is served with.
+Training and serving read the same typed view relation (``offline.view_relation`` on DuckDB,
+its twin on Spark), so the values a model trains on are the values it is served with.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,14 +25,7 @@ from recstack.errors import ConfigError, DataError
 from recstack.features.catalog import FeatureCatalog, RegisteredView, ViewChange
 from recstack.features.config import SQLiteOnlineStoreConfig
 from recstack.features.definitions import Definitions, Source, load_definitions
-from recstack.features.offline import (
-    FeatureRequest,
-    ViewRelation,
-    connect,
-    latest_rows,
-    training_frame,
-    view_relation,
-)
+from recstack.features.offline_store import OfflineStore, ViewFeatures, create_offline_store
 from recstack.features.online import (
     NO_CREATED,
     OnlineRecord,
@@ -108,14 +101,17 @@ class FeatureStore:
     Args:
         settings: ``settings.features`` picks the online backend and the home.
         online_store: overrides the backend the settings name (tests, benchmarks).
+        offline_store: overrides ``settings.features.offline_engine``.
     """
 
-    def __init__(self, settings: Settings, online_store: OnlineStore | None = None):
+    def __init__(self, settings: Settings, online_store: OnlineStore | None = None,
+                 offline_store: OfflineStore | None = None):
         self.settings = settings
         self.home = feature_home(settings)
         self.catalog = FeatureCatalog(catalog_path(self.home))
         self.sources_dir = self.home / "sources"
         self._online = online_store
+        self._offline = offline_store
         # Serving resolves feature names on every request: keep the catalog in memory and
         # re-read it every few seconds (and after our own apply) rather than per request.
         self._cache_loaded_at = -float("inf")
@@ -129,9 +125,19 @@ class FeatureStore:
             self._online = create_online_store(self.settings)
         return self._online
 
+    @property
+    def offline_store(self) -> OfflineStore:
+        """The engine ``settings.features.offline_engine`` names, created on first use."""
+        if self._offline is None:
+            self._offline = create_offline_store(self.settings.features.offline_engine,
+                                                 self.sources_dir)
+        return self._offline
+
     def close(self) -> None:
         if self._online is not None:
             self._online.close()
+        if self._offline is not None:
+            self._offline.close()
 
     # -- definitions -------------------------------------------------------------------------
 
@@ -153,17 +159,13 @@ class FeatureStore:
         Applying the same definitions again changes nothing.
         """
         definitions = self._definitions(definitions)
-        conn = connect()
-        try:
-            for change in self.catalog.diff(definitions):
-                if change.status in {"added", "changed"}:
-                    view = next(v for v in definitions.views if v.name == change.name)
-                    entities = definitions.entity_map()
-                    keys = [k for e in view.entities for k in entities[e].join_keys]
-                    candidate = RegisteredView(view, str(change.new_version), keys, 0.0, False)
-                    view_relation(conn, candidate, self.sources_dir)
-        finally:
-            conn.close()
+        for change in self.catalog.diff(definitions):
+            if change.status in {"added", "changed"}:
+                view = next(v for v in definitions.views if v.name == change.name)
+                entities = definitions.entity_map()
+                keys = [k for e in view.entities for k in entities[e].join_keys]
+                candidate = RegisteredView(view, str(change.new_version), keys, 0.0, False)
+                self.offline_store.validate(candidate)
         changes = self.catalog.write(definitions)
         self._cache_loaded_at = -float("inf")
         return changes
@@ -241,25 +243,20 @@ class FeatureStore:
         if clash:
             raise ConfigError(f"feature columns {sorted(clash)} already exist in the entity frame",
                               field="features", fix="rename those columns or use full_names")
-        conn = connect()
-        try:
-            requests = self._requests(conn, refs, names)
-            return training_frame(conn, entity_frame, requests, timestamp_column)
-        finally:
-            conn.close()
+        return self.offline_store.training_frame(entity_frame, self._requests(refs, names),
+                                                 timestamp_column)
 
-    def _requests(self, conn: Any, refs: list[FeatureRef], names: list[str]
-                  ) -> list[FeatureRequest]:
-        relations: dict[str, ViewRelation] = {}
-        grouped: dict[str, tuple[list[str], list[str]]] = {}
+    @staticmethod
+    def _requests(refs: list[FeatureRef], names: list[str]) -> list[ViewFeatures]:
+        """The features grouped by view version, in the order first requested."""
+        grouped: dict[str, ViewFeatures] = {}
         for ref, name in zip(refs, names, strict=True):
             table = ref.registered.table
-            if table not in relations:
-                relations[table] = view_relation(conn, ref.registered, self.sources_dir)
-                grouped[table] = ([], [])
-            grouped[table][0].append(ref.feature)
-            grouped[table][1].append(name)
-        return [FeatureRequest(relations[t], f, n) for t, (f, n) in grouped.items()]
+            if table not in grouped:
+                grouped[table] = ViewFeatures(ref.registered, [], [])
+            grouped[table].features.append(ref.feature)
+            grouped[table].output_names.append(name)
+        return list(grouped.values())
 
     @staticmethod
     def _output_names(refs: list[FeatureRef], full_names: bool) -> list[str]:
@@ -303,32 +300,29 @@ class FeatureStore:
             logger.warning("resuming a killed materialisation up to %s; run again to reach now",
                            pd.Timestamp(pinned["end_us"], unit="us"))
         end_ts = pd.Timestamp(pinned["end_us"], unit="us").as_unit("us")
-        conn = connect()
-        try:
-            with Progress(disable=not progress, transient=True) as bar:
-                def copy_view(table: str, _output: Path) -> int:
-                    registered = chosen[table]
-                    task = bar.add_task(f"materialise {table}", total=None)
-                    since, last = start_ts, pinned["since_us"].get(table)
-                    if since is None and last is not None:
-                        since = pd.Timestamp(last, unit="us")
-                    relation = view_relation(conn, registered, self.sources_dir)
-                    cursor = latest_rows(conn, relation, since, end_ts)
-                    written = self._copy(cursor, registered, bar, task)
-                    self.catalog.record_materialization(registered, pinned["end_us"])
-                    return written
+        with Progress(disable=not progress, transient=True) as bar:
+            def copy_view(table: str, _output: Path) -> int:
+                registered = chosen[table]
+                task = bar.add_task(f"materialise {table}", total=None)
+                since, last = start_ts, pinned["since_us"].get(table)
+                if since is None and last is not None:
+                    since = pd.Timestamp(last, unit="us")
+                batches = self.offline_store.latest_rows(registered, since, end_ts,
+                                                         _MATERIALIZE_BATCH)
+                written = self._copy(batches, registered, bar, task)
+                self.catalog.record_materialization(registered, pinned["end_us"])
+                return written
 
-                summary = job.run(list(chosen), copy_view, progress=bar, stop_on_error=True)
-        finally:
-            conn.close()
+            summary = job.run(list(chosen), copy_view, progress=bar, stop_on_error=True)
         job.clear()  # finished: the next materialisation is a new job
         return {table: int(summary.results[table]) for table in chosen}
 
-    def _copy(self, cursor: Any, registered: RegisteredView, bar: Progress, task: Any) -> int:
+    def _copy(self, batches: Iterator[list[tuple[Any, ...]]], registered: RegisteredView,
+              bar: Progress, task: Any) -> int:
         n_keys = len(registered.join_keys)
         names = [f.name for f in registered.view.features]
         total = 0
-        while rows := cursor.fetchmany(_MATERIALIZE_BATCH):
+        for rows in batches:
             records = [(entity_key(row[:n_keys]),
                         OnlineRecord(dict(zip(names, row[n_keys + 2:], strict=True)),
                                      row[n_keys], NO_CREATED if row[n_keys + 1] is None
