@@ -19,12 +19,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,torch,embeddings,nlu,serve,chat,llm]'
+	$(BIN)/pip install -q -e '.[dev,torch,embeddings,nlu,serve,chat,llm,spark]'
 	@touch $(VENV)/.installed $@
 
 # Reference libraries the benchmarks compare against (Feast, Evidently, EconML, MAPIE) and locust.
 $(VENV)/.bench-installed: pyproject.toml | $(VENV)/.dev-installed
-	$(BIN)/pip install -q -e '.[dev,torch,embeddings,nlu,serve,chat,llm,bench]'
+	$(BIN)/pip install -q -e '.[dev,torch,embeddings,nlu,serve,chat,llm,spark,bench]'
 	@touch $@
 
 # Airflow 3 in its own virtualenv (its pins are many; never a dependency of recstack), with

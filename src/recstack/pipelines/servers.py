@@ -19,7 +19,11 @@ CONNECT_TIMEOUT_S = 3.0
 
 def check_servers(settings: Settings) -> None:
     """Reach the Redis online store, the PostgreSQL prediction log and the MLflow tracking
-    server when the settings configure them; embedded stores need nothing."""
+    server when the settings configure them, and check that a Spark offline store can start
+    (pyspark, Java); embedded stores need nothing."""
+    from recstack.features.offline_store import check_offline_engine
+
+    check_offline_engine(settings.features.offline_engine)
     _check_redis(settings)
     _check_postgres(settings)
     _check_mlflow(settings)
