@@ -28,9 +28,9 @@ def train(model: Annotated[str | None, typer.Argument(
               help="a named recipe (`recstack sequential recipes`): its model, dataset, "
                    "settings and budget; --set, --dataset and --split override it")] = None,
           dataset: Annotated[str | None, typer.Option(
-              help="catalogue name or file [default: travel, or the recipe's]")] = None,
+              help="catalogue name or file (default: travel, or the recipe's)")] = None,
           split: Annotated[str | None, typer.Option(
-              help="leave-one-out or temporal [default: leave-one-out, or the recipe's]")] = None,
+              help="leave-one-out or temporal (default: leave-one-out, or the recipe's)")] = None,
           set_: Annotated[list[str] | None, typer.Option("--set", help="key=value")] = None,
           register_as: Annotated[str | None, typer.Option(help="registered model name")] = None,
           promote: Annotated[str | None, typer.Option(help="alias to give the new version")] = None,
