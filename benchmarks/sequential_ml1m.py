@@ -7,6 +7,12 @@ RecBole SASRec run on the same sequences can be added with ``--recbole`` (it ins
 into a separate virtualenv, ``benchmarks/.venv-recbole``, because RecBole needs numpy < 2).
 
     .venv/bin/python benchmarks/sequential_ml1m.py --models sasrec,bert4rec --budget-minutes 20
+    .venv/bin/python benchmarks/sequential_ml1m.py --recipe sasrec-ml1m-t2   # a README row
+
+``--recipe NAME`` (``recstack sequential recipes`` lists them) takes the model, settings and
+budget (epochs, minutes, threads) of a named recipe instead of ``--models``/``--budget-minutes``/
+``--threads``; ``--set`` still overrides single settings, and the row is stored under the recipe
+name with the recipe and its overrides recorded in it.
 
 Writes ``benchmarks/results/sequential_ml1m_t2.json`` (merging with earlier runs of other models).
 """
@@ -32,13 +38,14 @@ from recstack.data.sasrec import load_ml1m_t2
 from recstack.data.splits import Split, leave_one_out
 from recstack.evaluation import count_items, evaluate_scores
 from recstack.sequential.base import FitContext, model_class
+from recstack.sequential.recipes import RECIPES, get_recipe
 
 HERE = Path(__file__).resolve().parent
 RESULT = HERE / "results" / "sequential_ml1m_t2.json"
 # Settings per model: the models' defaults are already tuned for ML-1M-T2; these add the
 # training budget. eval_rows keeps each validation pass short on a CPU.
 PLANS: dict[str, dict[str, Any]] = {
-    "itemknn": {"window": 3, "n_recent": 5, "decay": 0.4, "alpha": 0.7},
+    "itemknn": dict(RECIPES["itemknn-ml1m-t2"].settings),
     "popularity": {},
     "sasrec": {"eval_every": 2, "eval_rows": 2000, "patience": 5},
     "gsasrec": {"eval_every": 2, "eval_rows": 2000, "patience": 5},
@@ -50,11 +57,15 @@ PLANS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_model(name: str, split: Split, budget_minutes: float, console: Console,
-              extra: dict[str, str] | None = None) -> dict:
-    params = {**PLANS.get(name, {}), **(extra or {})}
+def run_model(name: str, split: Split, budget_minutes: float | None, console: Console,
+              extra: dict[str, str] | None = None, plan: dict[str, Any] | None = None) -> dict:
+    """Train ``name`` with ``plan`` (default: ``PLANS``) and ``extra`` on top, score the test item.
+
+    ``budget_minutes`` (when given) sets a neural model's ``max_minutes``.
+    """
+    params = {**(PLANS.get(name, {}) if plan is None else plan), **(extra or {})}
     cls = model_class(name)
-    if hasattr(cls.Config(), "training"):
+    if budget_minutes is not None and hasattr(cls.Config(), "training"):
         params["max_minutes"] = budget_minutes
     model = cls.from_params(params)
     started = time.perf_counter()
@@ -138,6 +149,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="itemknn,sasrec,gsasrec,bert4rec,meta-bert4rec,"
                         "ncf,deepfm")
+    parser.add_argument("--recipe", action="append", default=[], metavar="NAME",
+                        help="run a named recipe instead of --models (repeatable)")
     parser.add_argument("--budget-minutes", type=float, default=30.0,
                         help="training wall-clock budget per neural model")
     parser.add_argument("--recbole", action="store_true", help="also run RecBole's SASRec")
@@ -152,15 +165,27 @@ def main() -> None:
                         "default run of the same model)")
     parser.add_argument("--shared-data", type=Path, default=HERE.parents[1] / "shared" / "data")
     args = parser.parse_args()
+    recipes = [get_recipe(name) for name in args.recipe]  # an unknown name fails before loading
+    for recipe in recipes:
+        if recipe.dataset != "ml-1m-t2":
+            parser.error(f"recipe {recipe.name} is for {recipe.dataset}; this file runs "
+                         "ML-1M-T2 (use recstack sequential train --recipe)")
     console = Console()
     root = args.shared_data / "ml-1m"
     split = leave_one_out(load_ml1m_t2(root / "sasrec", movies_path=root / "movies.dat"))
     if args.threads:
         torch.set_num_threads(args.threads)
     fresh = {}
-    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+    overrides = dict(kv.split("=", 1) for kv in args.set)
+    for recipe in recipes:
+        if recipe.budget.threads:  # also for the scoring, which runs outside the trainer
+            torch.set_num_threads(recipe.budget.threads)
+        row = run_model(recipe.model, split, None, console, overrides, plan=recipe.params())
+        fresh[recipe.name] = {**row, "model": recipe.name, "recipe": recipe.name,
+                              "recipe_overrides": overrides}
+    for name in [] if args.recipe else [m.strip() for m in args.models.split(",") if m.strip()]:
         # the item-kNN reference runs with its own tuned settings and never takes a label
-        extra = None if name == "itemknn" else dict(kv.split("=", 1) for kv in args.set)
+        extra = None if name == "itemknn" else overrides
         row = run_model(name, split, args.budget_minutes, console, extra)
         key = f"{name}:{args.label}" if args.label and name != "itemknn" else name
         fresh[key] = {**row, "model": key}

@@ -22,9 +22,15 @@ console = Console()
 
 
 @app.command()
-def train(model: Annotated[str, typer.Argument(help="popularity, itemknn, …")],
-          dataset: Annotated[str, typer.Option(help="catalogue name or file")] = "travel",
-          split: Annotated[str, typer.Option(help="leave-one-out or temporal")] = "leave-one-out",
+def train(model: Annotated[str | None, typer.Argument(
+              help="popularity, itemknn, … (or leave it out and give --recipe)")] = None,
+          recipe: Annotated[str | None, typer.Option(
+              help="a named recipe (`recstack sequential recipes`): its model, dataset, "
+                   "settings and budget; --set, --dataset and --split override it")] = None,
+          dataset: Annotated[str | None, typer.Option(
+              help="catalogue name or file (default: travel, or the recipe's)")] = None,
+          split: Annotated[str | None, typer.Option(
+              help="leave-one-out or temporal (default: leave-one-out, or the recipe's)")] = None,
           set_: Annotated[list[str] | None, typer.Option("--set", help="key=value")] = None,
           register_as: Annotated[str | None, typer.Option(help="registered model name")] = None,
           promote: Annotated[str | None, typer.Option(help="alias to give the new version")] = None,
@@ -38,18 +44,47 @@ def train(model: Annotated[str, typer.Argument(help="popularity, itemknn, …")]
     from recstack.sequential.pipeline import train as train_model
 
     settings = get_settings()
-    config = TrainConfig(model=model, dataset=dataset, split=split,
-                         params=parse_overrides(set_ or []), register_as=register_as,
-                         item_features=[f.strip() for f in item_features.split(",") if f.strip()]
-                         if item_features else None)
+    features = ([f.strip() for f in item_features.split(",") if f.strip()]
+                if item_features else None)
+    overrides = parse_overrides(set_ or [])
+    if recipe is not None:
+        config = TrainConfig.from_recipe(recipe, overrides, dataset=dataset, split=split,
+                                         register_as=register_as, item_features=features)
+        if model is not None and model != config.model:
+            raise ConfigError(f"recipe {recipe!r} trains {config.model!r}, not {model!r}",
+                              field="model", fix=f"leave MODEL out with --recipe {recipe}")
+    elif model is None:
+        raise ConfigError("no model to train", field="model",
+                          fix="name one (recstack sequential train sasrec) or give --recipe")
+    else:
+        config = TrainConfig(model=model, dataset=dataset or "travel",
+                             split=split or "leave-one-out", params=overrides,
+                             register_as=register_as, item_features=features)
     result = train_model(config, settings)
     console.print(result.valid.table())
     assert result.version is not None
     console.print(f"registered {result.version.name} version {result.version.version} "
-                  f"(run {result.run_id})")
+                  f"(run {result.run_id}){f', recipe {recipe}' if recipe else ''}")
     if promote:
         ModelRegistry(settings).promote(result.version.name, result.version.version, promote)
         console.print(f"{result.version.name}@{promote} → version {result.version.version}")
+
+
+@app.command()
+def recipes() -> None:
+    """List the named recipes: model, data, settings, budget and the figure each produced."""
+    from recstack.sequential.recipes import RECIPES
+
+    table = Table(title="sequential recipes (train one: recstack sequential train --recipe NAME)")
+    for column in ("recipe", "model", "dataset", "settings", "budget", "figure", "measured"):
+        table.add_column(column, overflow="fold")
+    for item in RECIPES.values():
+        figure = (f"{item.figure.headline} ({item.figure.date})" if item.figure
+                  else "not run yet")
+        table.add_row(item.name, item.model, f"{item.dataset} ({item.split})",
+                      item.settings_text() or "-",
+                      item.budget.describe(), figure, "yes" if item.measured else "no")
+    console.print(table)
 
 
 @app.command()

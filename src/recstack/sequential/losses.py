@@ -29,14 +29,21 @@ def counted_rows(hidden: torch.Tensor, targets: torch.Tensor,
     return rows, wanted
 
 
-def full_softmax_ce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def full_softmax_ce(logits: torch.Tensor, targets: torch.Tensor,
+                    label_smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy over the whole catalogue; target 0 (padding) is ignored.
 
     Args:
         logits: (N, I + 1) scores for every item at N counted or padded positions.
         targets: (N,) internal item ids, 0 where the position does not count.
+        label_smoothing: share of the target mass spread evenly over the real items.
     """
     logits = logits.float()  # softmax over thousands of items is unstable in half precision
+    if label_smoothing:
+        # Smoothing puts mass on every class; column 0 (padding) must not be one, or its
+        # −inf-like score makes the loss infinite. Drop it and shift the targets instead.
+        return F.cross_entropy(logits[:, 1:], targets - 1, ignore_index=-1,
+                               label_smoothing=label_smoothing)
     logits[:, 0] = torch.finfo(logits.dtype).min  # padding is never a valid prediction
     return F.cross_entropy(logits, targets, ignore_index=0)
 

@@ -43,6 +43,9 @@ class NeuralRecommender(Recommender):
         self.item_features_ = (ItemFeatures.from_metadata(context.item_metadata, fields, n_items)
                                if fields else None)
         self.n_items_ = n_items
+        # The initial weights come from the seed too: otherwise they depend on whatever drew
+        # from torch's global generator earlier in the process, and one seed gives two results.
+        torch.manual_seed(self.config.training.seed)
         self.module_ = self.module_cls(model_cfg, self.item_features_)
         validate = None
         if context.valid is not None and len(context.valid):

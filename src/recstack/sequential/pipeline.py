@@ -47,6 +47,42 @@ class TrainConfig:
     # Item metadata from the feature store (``view:feature``, view keyed by item_id) instead of
     # the dataset's own files; the versioned references are recorded with the model.
     item_features: list[str] | None = None
+    # The named recipe this run follows (``recstack.sequential.recipes``) and what was changed
+    # on top of it (``--set`` keys, ``dataset``, ``split``); both are tagged on run and version.
+    recipe: str | None = None
+    recipe_overrides: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_recipe(cls, name: str, overrides: dict[str, Any] | None = None, *,
+                    dataset: str | None = None, split: str | None = None,
+                    **kwargs: Any) -> TrainConfig:
+        """The recipe's model, data and settings, with ``overrides`` (``--set``) on top.
+
+        Raises:
+            ConfigError: unknown recipe name (``field="recipe"``, listing the known ones).
+        """
+        from recstack.sequential.recipes import get_recipe
+
+        recipe = get_recipe(name)
+        changed = dict(overrides or {})
+        for key, value, default in (("dataset", dataset, recipe.dataset),
+                                    ("split", split, recipe.split)):
+            if value is not None and value != default:
+                changed[key] = value
+        return cls(model=recipe.model, dataset=dataset or recipe.dataset,
+                   split=split or recipe.split, params={**recipe.params(), **(overrides or {})},
+                   recipe=recipe.name, recipe_overrides=changed, **kwargs)
+
+    @property
+    def run_tags(self) -> dict[str, str]:
+        """``recipe`` and ``recipe_overrides`` (``key=value`` joined by spaces), when set."""
+        if not self.recipe:
+            return {}
+        tags = {"recipe": self.recipe}
+        if self.recipe_overrides:
+            tags["recipe_overrides"] = " ".join(f"{k}={v}"
+                                                for k, v in self.recipe_overrides.items())
+        return tags
 
     @property
     def registered_name(self) -> str:
@@ -74,7 +110,8 @@ def prepare_training(config: TrainConfig, settings: Settings, split: Split | Non
     """The unfitted model, the split (with store metadata if asked) and the run's tags."""
     model = model_class(config.model).from_params(config.params)  # fail fast on bad params
     split = split or make_split(load_dataset(config.dataset, settings), config.split)
-    tags = {"model_type": config.model, "dataset": split.dataset.name, "split": split.protocol}
+    tags = {"model_type": config.model, "dataset": split.dataset.name, "split": split.protocol,
+            **config.run_tags}
     if config.item_features:
         from recstack.sequential.item_features import with_store_metadata
 

@@ -94,6 +94,7 @@ class SASRecConfig:
     loss: str = "ce"  # "ce" full softmax (SASRec+), "bce" (SASRec), "gbce", "sampled_ce"
     n_negatives: int = 256  # sampled negatives per sequence for "gbce" and "sampled_ce"
     gbce_t: float = 0.75  # gBCE calibration t; 0 is plain BCE, 1 the full-softmax limit
+    label_smoothing: float = 0.0  # "ce" only: target mass spread over all items (0 = off)
     train_window: str = "last"  # "last" or "random" max_length+1 window of longer sequences
 
 
@@ -252,7 +253,8 @@ class SASRecModel(nn.Module):
             if not mask.any():
                 return ModelOutput(loss=hidden.sum() * 0.0)
             rows, wanted = counted_rows(hidden, targets)  # (N, D), (N,)
-            return ModelOutput(loss=full_softmax_ce(rows @ self._output_repr().T, wanted))
+            return ModelOutput(loss=full_softmax_ce(rows @ self._output_repr().T, wanted,
+                                                    self.config.label_smoothing))
         if negatives is None:
             raise ConfigError(f"loss {self.config.loss!r} needs sampled negatives",
                               field="negatives", fix="build the batch with training_batch")
@@ -291,6 +293,9 @@ def _check_config(config: SASRecConfig, item_features: ItemFeatures | None) -> N
     if config.hidden % config.n_heads:
         raise ConfigError(f"hidden {config.hidden} is not a multiple of n_heads {config.n_heads}",
                           field="n_heads", fix="choose n_heads dividing hidden")
+    if not 0.0 <= config.label_smoothing < 1.0:
+        raise ConfigError(f"label_smoothing {config.label_smoothing} is not in [0, 1)",
+                          field="label_smoothing", fix="use e.g. 0.1 (0 = off)")
     if config.n_negatives < 1:
         raise ConfigError("n_negatives must be at least 1", field="n_negatives",
                           fix="use e.g. 256 for gbce, 3000 for sampled_ce")
