@@ -267,6 +267,7 @@ class TreatmentRecommender(BaseEstimator):
         weights = np.where(e >= floor, 1.0 / np.maximum(e, 1e-12), 0.0)
         pooled = WeightedCalibration.from_residuals(normalised, weights)
         self.calibration_: list[WeightedCalibration] = []
+        self.own_calibration_: list[WeightedCalibration] = []
         self.calibration_pooled_: list[bool] = []
         for k in range(len(self.options_)):
             own = WeightedCalibration.from_residuals(normalised[codes == k], weights[codes == k])
@@ -274,6 +275,7 @@ class TreatmentRecommender(BaseEstimator):
             # normalised residuals (the scale model has already absorbed the option's level).
             thin = own.effective_size < self.min_calibration
             self.calibration_.append(pooled if thin and (codes == k).any() else own)
+            self.own_calibration_.append(own)
             self.calibration_pooled_.append(bool(thin and (codes == k).any()))
         cells = self._cells(mu, propensity, X)
         self.kappa_ = self._edge_slopes(cells["mu"], cells["supported"])
@@ -362,9 +364,16 @@ class TreatmentRecommender(BaseEstimator):
             test_w = np.where(propensity >= max(self.propensity_floor, 1e-12), 1.0 / propensity,
                               np.inf)
         low, high = self.target
+        own = getattr(self, "own_calibration_", self.calibration_)
         for k, calibration in enumerate(self.calibration_):
             sigma = scale[:, k]
             radius = calibration.radius(test_w[:, k], self.alpha) * sigma
+            if calibration is not own[k]:
+                # Borrowed residuals describe the error's shape, not who got this option: the
+                # cell is supported only where the option's own patients would bound it (the
+                # pooled mass of every option would make any propensity above the floor look
+                # supported, whatever the data say about this option).
+                radius[~np.isfinite(own[k].radius(test_w[:, k], self.alpha))] = np.inf
             lower[:, k], upper[:, k] = mu[:, k] - radius, mu[:, k] + radius
             # The option's predictive distribution is μ + σ·(weighted normalised residual).
             p_in[:, k] = calibration.probability_between(
