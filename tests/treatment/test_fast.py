@@ -25,7 +25,28 @@ def test_outcome_propensity_and_scale_equal_scikit_learn_exactly(fitted, n):
     assert np.array_equal(model._propensity(rows),
                           model._propensity(rows, model.propensity_models_))
     assert model.scale_models_  # the adaptive intervals' σ(x, t) takes the same path
-    assert np.array_equal(model._scale(rows), model._scale(rows, model.scale_models_))
+    for fast_path, loop in zip(model._centre_scale(rows),
+                               model._centre_scale(rows, model.scale_models_), strict=True):
+        assert np.array_equal(fast_path, loop)
+
+
+@pytest.fixture(scope="module")
+def fitted_cqr():
+    from recstack.treatment.estimator import TreatmentRecommender
+    from recstack.treatment.simulator import simulate
+
+    model = TreatmentRecommender(interval="cqr", max_iter=60).fit(simulate(600, seed=23).factual)
+    return model, model._features_matrix(simulate(80, seed=24).factual)
+
+
+@pytest.mark.parametrize("n", [1, fast.SMALL_ROWS, 80])
+def test_cqr_centre_and_half_width_take_the_fast_path_exactly(fitted_cqr, n):
+    model, X = fitted_cqr
+    rows = X[:n]
+    centre, scale = model._centre_scale(rows)
+    loop_centre, loop_scale = model._centre_scale(rows, model.scale_models_)
+    assert np.array_equal(centre, loop_centre) and np.array_equal(scale, loop_scale)
+    assert np.abs(centre).max() > 0  # CQR shifts the interval where the error is skewed
 
 
 def test_the_flattened_forest_is_every_tree_of_every_model(fitted):

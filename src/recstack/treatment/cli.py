@@ -77,8 +77,9 @@ def fit(data: Annotated[Path, typer.Option(help="CSV or parquet table")],
         ] = "increasing",
         id_column: Annotated[str, typer.Option(help="row id column")] = "patient_id",
         interval: Annotated[str, typer.Option(
-            help="adaptive (narrow where the outcome is predictable) or constant (one radius "
-                 "per option)")] = "adaptive",
+            help="adaptive (narrow where the outcome is predictable), cqr (conformalised "
+                 "quantile regression of the error) or constant (one radius per option)")
+        ] = "adaptive",
         name: Annotated[str | None, typer.Option(
             help="registered model name; default icl-size or <file>-treatment")] = None,
         store_features: Annotated[str | None, typer.Option(

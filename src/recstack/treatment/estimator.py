@@ -27,7 +27,12 @@ from sklearn.utils.validation import check_is_fitted
 from recstack.errors import ConfigError, DataError
 from recstack.treatment import _validation as check
 from recstack.treatment import fast
-from recstack.treatment._outcome import LinearPlusBoosting, ResidualScale
+from recstack.treatment._outcome import (
+    LinearPlusBoosting,
+    ResidualQuantiles,
+    ResidualScale,
+    centre_and_half_width,
+)
 from recstack.treatment.bounds import monotone_bounds, range_bounds
 from recstack.treatment.conformal import WeightedCalibration
 from recstack.treatment.simulator import PHYSIOLOGICAL_RANGES
@@ -59,8 +64,10 @@ class TreatmentRecommender(BaseEstimator):
             the column names it knows; ``{}`` disables the check.
         id_column: column whose values become ``row_id`` (row number when absent).
         max_iter: boosting iterations for the outcome and propensity models.
-        interval: "adaptive" (scores |y − μ| / σ(x, t), radius q·σ) or "constant" (one radius
-            per option for every patient, as before 2026-11).
+        interval: "adaptive" (scores |y − μ| / σ(x, t), radius q·σ), "cqr" (conformalised
+            quantile regression of the error: centre and half-width from its α/2 and 1 − α/2
+            quantiles, so intervals may be asymmetric) or "constant" (one radius per option for
+            every patient, as before 2026-11).
         min_calibration: an option whose treated patients are worth fewer than this many
             equally weighted calibration points is calibrated on every option's pooled
             normalised residuals instead of its own (said in ``diagnostics()``).
@@ -76,7 +83,7 @@ class TreatmentRecommender(BaseEstimator):
                  slope_margin: float = 1.5, outcome_range: tuple[float, float] | None = None,
                  value_ranges: dict[str, tuple[float, float]] | None = None,
                  id_column: str = "patient_id", max_iter: int = 300,
-                 interval: Literal["adaptive", "constant"] = "adaptive",
+                 interval: Literal["adaptive", "cqr", "constant"] = "adaptive",
                  min_calibration: int = 50, random_state: int = 0):
         self.features = features
         self.treatment = treatment
@@ -143,9 +150,9 @@ class TreatmentRecommender(BaseEstimator):
                               fix="use e.g. 0.01")
         if not 2 <= self.n_folds <= 20:
             raise ConfigError("n_folds must be in [2, 20]", field="n_folds", fix="use e.g. 5")
-        if self.interval not in ("adaptive", "constant"):
+        if self.interval not in ("adaptive", "cqr", "constant"):
             raise ConfigError(f"unknown interval {self.interval!r}", field="interval",
-                              fix="use 'adaptive' or 'constant'")
+                              fix="use 'adaptive', 'cqr' or 'constant'")
         if self.monotone not in ("increasing", "decreasing", None):
             raise ConfigError(f"unknown monotone {self.monotone!r}", field="monotone",
                               fix="use 'increasing', 'decreasing' or None")
@@ -259,14 +266,15 @@ class TreatmentRecommender(BaseEstimator):
         """Weighted (normalised) residuals per option from out-of-fold predictions; then the
         edge slopes."""
         residual = y - mu[np.arange(len(y)), codes]
-        scale = self._fit_scale(X, codes, residual)
-        normalised = residual / scale
+        centre, scale = self._fit_scale(X, codes, residual)
+        normalised = (residual - centre) / scale
         floor = max(self.propensity_floor, 1e-12)
         e = propensity[np.arange(len(y)), codes]
         # Target population: patients in the overlap region (e ≥ floor); weight ∝ 1 / e.
         weights = np.where(e >= floor, 1.0 / np.maximum(e, 1e-12), 0.0)
         pooled = WeightedCalibration.from_residuals(normalised, weights)
         self.calibration_: list[WeightedCalibration] = []
+        self.own_calibration_: list[WeightedCalibration] = []
         self.calibration_pooled_: list[bool] = []
         for k in range(len(self.options_)):
             own = WeightedCalibration.from_residuals(normalised[codes == k], weights[codes == k])
@@ -274,44 +282,65 @@ class TreatmentRecommender(BaseEstimator):
             # normalised residuals (the scale model has already absorbed the option's level).
             thin = own.effective_size < self.min_calibration
             self.calibration_.append(pooled if thin and (codes == k).any() else own)
+            self.own_calibration_.append(own)
             self.calibration_pooled_.append(bool(thin and (codes == k).any()))
         cells = self._cells(mu, propensity, X)
         self.kappa_ = self._edge_slopes(cells["mu"], cells["supported"])
         self.calibration_check_ = {"codes": codes, "propensity": propensity,
                                    "supported": cells["supported"], "y": y, "mu": mu}
 
-    def _fit_scale(self, X: np.ndarray, codes: np.ndarray, residual: np.ndarray) -> np.ndarray:
-        """Out-of-fold σ(x_i, t_i) for every training row (ones when intervals are constant).
+    def _fit_scale(self, X: np.ndarray, codes: np.ndarray, residual: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold centre c(x_i, t_i) and scale σ(x_i, t_i) of the error for every training
+        row (0 and 1 when intervals are constant; c = 0 for "adaptive").
 
         Cross-fitted on the outcome model's folds: a row's σ comes from a scale model that never
         saw its residual, or the scores of the calibration points would be too small.
         """
-        self.scale_models_: list[ResidualScale] = []
+        self.scale_models_: list[ResidualScale | ResidualQuantiles] = []
+        centre, scale = np.zeros(len(residual)), np.ones(len(residual))
         if self.interval == "constant":
             self.scale_floor_ = 1.0
-            return np.ones(len(residual))
+            return centre, scale
         absolute = np.abs(residual)
         # 5% of the typical error: keeps a score finite without flattening real differences.
         self.scale_floor_ = max(0.05 * float(np.median(absolute)), 1e-9)
         design = self._design(X, codes)
-        scale = np.ones(len(residual))
         for fold in range(int(self.fold_of_row_.max()) + 1):
             held = self.fold_of_row_ == fold
-            model = ResidualScale(floor=self.scale_floor_, random_state=self.random_state).fit(
-                design[~held], absolute[~held])
-            self.scale_models_.append(model)
-            scale[held] = model.predict(design[held])
-        return scale
+            if self.interval == "cqr":
+                quantiles = ResidualQuantiles(alpha=self.alpha, floor=self.scale_floor_,
+                                              random_state=self.random_state)
+                quantiles.fit(design[~held], residual[~held])
+                self.scale_models_.append(quantiles)
+                centre[held], scale[held] = quantiles.centre_scale(design[held])
+            else:
+                model = ResidualScale(floor=self.scale_floor_, random_state=self.random_state)
+                self.scale_models_.append(model.fit(design[~held], absolute[~held]))
+                scale[held] = model.predict(design[held])
+        return centre, scale
 
-    def _scale(self, X: np.ndarray, models: list[ResidualScale] | None = None) -> np.ndarray:
-        """(N, K) σ(x, t) for every option, averaged over the fold scale models."""
+    def _centre_scale(self, X: np.ndarray,
+                      models: list[ResidualScale | ResidualQuantiles] | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """(N, K) centre c(x, t) and scale σ(x, t) of the error for every option, from the fold
+        models' mean (for CQR: the mean of each quantile, then centre and half-width)."""
+        shape = (len(X), len(self.options_))
         if not getattr(self, "scale_models_", None):
-            return np.ones((len(X), len(self.options_)))
+            return np.zeros(shape), np.ones(shape)
         if models is None:  # predicting with the fitted models: the fast path (fast.py)
-            return fast.scale(self, X)
-        return np.column_stack([
-            np.mean([m.predict(self._design(X, np.full(len(X), k))) for m in models], axis=0)
-            for k in range(len(self.options_))])
+            return fast.centre_scale(self, X)
+        centre, scale = np.zeros(shape), np.ones(shape)
+        for k in range(len(self.options_)):
+            design = self._design(X, np.full(len(X), k))
+            if isinstance(models[0], ResidualQuantiles):
+                lower = np.mean([m.lower_.predict(design) for m in models], axis=0)
+                upper = np.mean([m.upper_.predict(design) for m in models], axis=0)
+                centre[:, k], scale[:, k] = centre_and_half_width(lower, upper,
+                                                                  models[0].floor)
+            else:
+                scale[:, k] = np.mean([m.predict(design) for m in models], axis=0)
+        return centre, scale
 
     def _edge_slopes(self, mu: np.ndarray, supported: np.ndarray) -> tuple[float, float]:
         """(0, κ_max): κ_max from model slopes where neighbouring options are both supported."""
@@ -355,20 +384,28 @@ class TreatmentRecommender(BaseEstimator):
                ) -> dict[str, np.ndarray]:
         """Conformal intervals, support and P(in target) for every (row, option) cell."""
         n, k_opts = mu.shape
-        scale = self._scale(X)
+        centre, scale = self._centre_scale(X)
         lower, upper = np.full((n, k_opts), -np.inf), np.full((n, k_opts), np.inf)
         p_in = np.zeros((n, k_opts))
         with np.errstate(divide="ignore"):
             test_w = np.where(propensity >= max(self.propensity_floor, 1e-12), 1.0 / propensity,
                               np.inf)
         low, high = self.target
+        own = getattr(self, "own_calibration_", self.calibration_)
         for k, calibration in enumerate(self.calibration_):
             sigma = scale[:, k]
             radius = calibration.radius(test_w[:, k], self.alpha) * sigma
-            lower[:, k], upper[:, k] = mu[:, k] - radius, mu[:, k] + radius
-            # The option's predictive distribution is μ + σ·(weighted normalised residual).
+            middle = mu[:, k] + centre[:, k]  # μ for "adaptive"; CQR may shift it
+            if calibration is not own[k]:
+                # Borrowed residuals describe the error's shape, not who got this option: the
+                # cell is supported only where the option's own patients would bound it (the
+                # pooled mass of every option would make any propensity above the floor look
+                # supported, whatever the data say about this option).
+                radius[~np.isfinite(own[k].radius(test_w[:, k], self.alpha))] = np.inf
+            lower[:, k], upper[:, k] = middle - radius, middle + radius
+            # The option's predictive distribution is μ + c + σ·(weighted normalised residual).
             p_in[:, k] = calibration.probability_between(
-                np.zeros(n), (low - mu[:, k]) / sigma, (high - mu[:, k]) / sigma, test_w[:, k])
+                np.zeros(n), (low - middle) / sigma, (high - middle) / sigma, test_w[:, k])
         supported = np.isfinite(upper) & np.isfinite(lower)
         return {"mu": mu, "lower": lower, "upper": upper, "supported": supported, "p_in": p_in}
 

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 SUPPORT_RULE = (
     "A (patient, option) cell is supported when its calibrated propensity e_t(x) is at least "
-    "the propensity floor AND the weighted split-conformal quantile (test point's mass at +inf) "
-    "is finite; otherwise it gets partial-identification bounds.")
+    "the propensity floor AND the weighted split-conformal quantile over the option's own "
+    "patients (test point's mass at +inf) is finite, also when a thin option borrows pooled "
+    "residuals; otherwise it gets partial-identification bounds.")
 
 
 def reliability(propensity: np.ndarray, received: np.ndarray, bins: int = 10

@@ -62,11 +62,11 @@ def compiled(model: TreatmentRecommender) -> _Compiled:
             temperature = all(getattr(c, "method", None) == "temperature"
                               for m in model.propensity_models_
                               for c in m.calibrated_classifiers_)
-            scales = getattr(model, "scale_models_", None) or []
+            scales = _error_boosters(model)
             found = _Compiled(
                 outcome=compile_models([m.boosting_ for m in model.outcome_models_]),
                 propensity=compile_models(classifiers) if temperature else None,
-                scale=compile_models([m.boosting_ for m in scales]) if scales else None)
+                scale=compile_models(scales) if scales else None)
             _compiled[model] = found
         return found
 
@@ -95,19 +95,43 @@ def outcome(model: TreatmentRecommender, X: np.ndarray) -> np.ndarray:
     return np.column_stack(columns)
 
 
-def scale(model: TreatmentRecommender, X: np.ndarray) -> np.ndarray:
-    """(N, K) residual scales σ(x, t) averaged over the fold scale models: what
-    ``np.mean([m.predict(design_k) for m in scale_models_])`` gives for each option k."""
+def _error_boosters(model: TreatmentRecommender) -> list[Any]:
+    """The boosting models of the error model, fold by fold: one scale model each
+    (``ResidualScale``), or the lower then the upper quantile (``ResidualQuantiles``, CQR)."""
+    boosters: list[Any] = []
+    for m in getattr(model, "scale_models_", None) or []:
+        boosters.extend([m.lower_, m.upper_] if hasattr(m, "lower_") else [m.boosting_])
+    return boosters
+
+
+def centre_scale(model: TreatmentRecommender, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K) centre and scale of the error per option, as ``model._centre_scale(X, models)``
+    computes them: the mean over folds of each floored scale, or for CQR the mean over folds of
+    each quantile, then its centre and half-width."""
+    from recstack.treatment._outcome import centre_and_half_width
+
     n, k_options = len(X), len(model.options_)
     designs = np.concatenate([model._design(X, np.full(n, k)) for k in range(k_options)])
-    models = model.scale_models_
+    boosters = _error_boosters(model)
     forest = compiled(model).scale if n <= SMALL_ROWS else None
     raws = (forest.raw(designs) if forest is not None
-            else [m.boosting_._raw_predict(designs, n_threads=THREADS) for m in models])
-    per_model = [np.maximum(np.asarray(m.boosting_._loss.link.inverse(raw[:, 0]), dtype=float),
-                            m.floor) for m, raw in zip(models, raws, strict=True)]
-    mean = np.mean(per_model, axis=0)
-    return np.column_stack([mean[k * n:(k + 1) * n] for k in range(k_options)])
+            else [b._raw_predict(designs, n_threads=THREADS) for b in boosters])
+    values = [np.asarray(b._loss.link.inverse(raw[:, 0]), dtype=float)
+              for b, raw in zip(boosters, raws, strict=True)]
+    models = model.scale_models_
+    if hasattr(models[0], "lower_"):
+        lower = np.mean(values[0::2], axis=0)
+        upper = np.mean(values[1::2], axis=0)
+        centre, scale_ = centre_and_half_width(lower, upper, models[0].floor)
+    else:
+        scale_ = np.mean([np.maximum(v, m.floor) for v, m in zip(values, models, strict=True)],
+                         axis=0)
+        centre = np.zeros_like(scale_)
+
+    def per_option(flat: np.ndarray) -> np.ndarray:
+        return np.column_stack([flat[k * n:(k + 1) * n] for k in range(k_options)])
+
+    return per_option(centre), per_option(scale_)
 
 
 def propensity(model: TreatmentRecommender, X: np.ndarray) -> np.ndarray:
