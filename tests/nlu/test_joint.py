@@ -158,6 +158,25 @@ def test_odd_input_does_not_crash(trained) -> None:
 
 
 @pytest.mark.slow
+def test_fit_chooses_span_thresholds_that_do_not_lower_validation_f1(trained,
+                                                                   small_splits) -> None:
+    from recstack.nlu.evaluation import score_parses
+
+    valid = small_splits.valid
+    chosen = trained.tune_span_thresholds(valid)
+    assert chosen == trained.config.span_thresholds == trained.codec_.span_thresholds
+    assert all(0.0 < v <= 1.0 for v in chosen.values())
+    with_thresholds = score_parses(valid, trained.parse([e.text for e in valid]))
+    trained.codec_.span_thresholds = {}
+    try:
+        without = score_parses(valid, trained.parse([e.text for e in valid]))
+    finally:
+        trained.codec_.span_thresholds = dict(chosen)
+    assert with_thresholds["entities"]["f1"] >= without["entities"]["f1"]
+    assert with_thresholds["entities"]["fp"] <= without["entities"]["fp"]
+
+
+@pytest.mark.slow
 def test_save_and_load_give_identical_parses(trained, small_splits, tmp_path: Path) -> None:
     trained.save(tmp_path / "joint")
     loaded = JointEncoderNLU.load(tmp_path / "joint")
