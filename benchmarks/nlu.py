@@ -125,6 +125,11 @@ def run_model(name: str, splits: Any, settings: Any, args: argparse.Namespace,
             console.print(f"[{name}] loading {saved}", markup=False)
             model = cls.load(saved)
             fit_seconds = sum(e.seconds for e in model.history_.epochs)
+            if args.tune_thresholds and hasattr(model, "tune_span_thresholds"):
+                # What fit does now, for models saved before it did: span thresholds chosen
+                # on the VALIDATION questions (the test questions choose nothing).
+                chosen = model.tune_span_thresholds(splits.valid)
+                console.print(f"  span thresholds chosen on valid: {chosen}", markup=False)
             params = {"saved": saved, "trained_on": model.history_.device, "config": {
                 k: v for k, v in vars(model.config).items() if not k.startswith("_")}}
         else:
@@ -204,6 +209,9 @@ def main() -> None:
     parser.add_argument("--saved", nargs="*", default=[], metavar="MODEL=PATH",
                         help="score a model saved earlier on the same splits with the full "
                              "gazetteer instead of fitting it")
+    parser.add_argument("--tune-thresholds", action=argparse.BooleanOptionalAction,
+                        default=True, help="choose a saved model's span thresholds on the "
+                                           "validation questions, as fit does")
     parser.add_argument("--klue", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--klue-max-iterations", type=int, default=200)
     parser.add_argument("--shared-data", type=Path, default=None,
@@ -250,7 +258,8 @@ def main() -> None:
         "settings": {"seed": args.seed, "sizes": list(args.sizes), "models": models,
                      "threads": args.threads, "budget_minutes": args.budget_minutes,
                      "latency_n": args.latency_n, "gazetteers": args.gazetteers,
-                     "saved": args.saved, "klue": args.klue,
+                     "saved": args.saved, "tune_thresholds": args.tune_thresholds,
+                     "klue": args.klue,
                      "klue_max_iterations": args.klue_max_iterations},
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(),

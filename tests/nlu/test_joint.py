@@ -47,7 +47,8 @@ def test_every_subtoken_of_a_span_carries_its_label_and_spaces_are_not_content()
 
 def test_decoding_trims_particles_keeps_known_names_and_starts_spans_at_stray_inside_tags(
 ) -> None:
-    codec = JointCodec(None, {"CITY": ["제주도"]})  # decoding needs no tokenizer
+    # Decoding needs no tokenizer; argmax decoding lets a stray I- start a span.
+    codec = JointCodec(None, {"CITY": ["제주도"]}, decoding="argmax")
     text = "제주도에서 가족 여행"
     content = [(0, 0), (0, 2), (2, 3), (3, 5), (6, 8), (9, 11), (0, 0)]  # 제주 도 에서 가족 여행
     tags = ["O", "B-CITY", "I-CITY", "I-CITY", "I-COMPANION", "O", "O"]
@@ -154,6 +155,25 @@ def test_odd_input_does_not_crash(trained) -> None:
         assert parse.intent in INTENTS
         assert all(parse.text[s.start:s.end] == s.text for s in parse.entities)
     assert trained.parse([]) == []
+
+
+@pytest.mark.slow
+def test_fit_chooses_span_thresholds_that_do_not_lower_validation_f1(trained,
+                                                                   small_splits) -> None:
+    from recstack.nlu.evaluation import score_parses
+
+    valid = small_splits.valid
+    chosen = trained.tune_span_thresholds(valid)
+    assert chosen == trained.config.span_thresholds == trained.codec_.span_thresholds
+    assert all(0.0 < v <= 1.0 for v in chosen.values())
+    with_thresholds = score_parses(valid, trained.parse([e.text for e in valid]))
+    trained.codec_.span_thresholds = {}
+    try:
+        without = score_parses(valid, trained.parse([e.text for e in valid]))
+    finally:
+        trained.codec_.span_thresholds = dict(chosen)
+    assert with_thresholds["entities"]["f1"] >= without["entities"]["f1"]
+    assert with_thresholds["entities"]["fp"] <= without["entities"]["fp"]
 
 
 @pytest.mark.slow

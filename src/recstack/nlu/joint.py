@@ -29,7 +29,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
@@ -39,6 +39,12 @@ from torch import nn
 from transformers import BertModel, PreTrainedTokenizerFast
 
 from recstack.errors import ConfigError, DataError, NotFoundError
+from recstack.nlu.decoding import (
+    DEFAULT_HINT_REQUIRED,
+    DEFAULT_SPAN_THRESHOLDS,
+    check_decoding,
+    choose_span_thresholds,
+)
 from recstack.nlu.evaluation import score_parses
 from recstack.nlu.schema import INTENTS, Example, Parse
 from recstack.nlu.tagging import (
@@ -86,6 +92,12 @@ class JointConfig(TrainerConfig):
     # weights by ~lr whatever the input, so x10 gives the new hint weights a 10x effective lr
     slot_swap: float = 0.5  # share of place spans given a fresh name each epoch (0 = off):
     # 0.5 beat 0 and 1 on validation (docs/nlu.md)
+    # Decoding (recstack.nlu.decoding; each step chosen on validation, docs/nlu.md):
+    decoding: str = "viterbi"  # the best valid BIO sequence, or "argmax" per token
+    hint_required: tuple[str, ...] = DEFAULT_HINT_REQUIRED  # kept only over a rules match
+    span_thresholds: dict[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_SPAN_THRESHOLDS))  # type -> minimum span score
+    tune_span_thresholds: bool = True  # fit picks span_thresholds on its validation questions
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -98,6 +110,8 @@ class JointConfig(TrainerConfig):
         if not 0.0 <= self.slot_swap <= 1.0:
             raise ConfigError("slot_swap must be a share between 0 and 1", field="slot_swap",
                               fix="for example slot_swap=0.5")
+        self.hint_required = tuple(self.hint_required)
+        check_decoding(self.decoding, self.hint_required, self.span_thresholds)
 
 
 class _JointModule(nn.Module):
@@ -256,7 +270,27 @@ class JointEncoderNLU:
             self.module_, self._epoch_batches(examples), validate=validate,
             steps_per_epoch=steps, progress=False)
         self.module_.cpu().eval()
+        if valid and cfg.tune_span_thresholds:
+            self.tune_span_thresholds(valid)
         return self
+
+    def tune_span_thresholds(self, valid: list[Example]) -> dict[str, float]:
+        """Chooses ``config.span_thresholds`` on labelled VALIDATION questions
+        (:func:`recstack.nlu.decoding.choose_span_thresholds` over their parses decoded
+        without thresholds), sets them on the model and its codec (``save`` and the ONNX
+        export keep them) and returns them."""
+        self._check_fitted()
+        valid = [e for e in valid if e.text.strip()]
+        codec = self.codec_
+        kept, codec.span_thresholds = codec.span_thresholds, {}
+        try:
+            parses, _ = self._predict([e.text for e in valid],
+                                      codec.encode([e.text for e in valid]))
+        finally:
+            codec.span_thresholds = kept
+        chosen = choose_span_thresholds(valid, parses)
+        self.config.span_thresholds, codec.span_thresholds = chosen, dict(chosen)
+        return chosen
 
     # -- inference ---------------------------------------------------------------------------
     def _check_fitted(self) -> None:

@@ -141,6 +141,9 @@ def train(config: NLUTrainConfig, settings: Settings, *, register: bool = True,
         started = time.perf_counter()
         if config.saved:
             model = _load_saved(config)
+            if getattr(getattr(model, "config", None), "tune_span_thresholds", False):
+                # What fit does (recstack.nlu.decoding), for a model saved before it did.
+                model.tune_span_thresholds(splits.valid)
             history = getattr(model, "history_", None)
             fit_seconds = sum(e.seconds for e in history.epochs) if history else float("nan")
             import mlflow

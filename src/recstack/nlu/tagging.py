@@ -27,6 +27,13 @@ import numpy as np
 
 from recstack.errors import DataError
 from recstack.nlu import _lexicon as lex
+from recstack.nlu.decoding import (
+    DEFAULT_HINT_REQUIRED,
+    DEFAULT_SPAN_THRESHOLDS,
+    bio_constraints,
+    check_decoding,
+    viterbi_tags,
+)
 from recstack.nlu.rules import GazetteerMatcher, find_entities
 from recstack.nlu.schema import ENTITY_TYPES, INTENTS, Example, Parse, Span
 from recstack.text import fit_particle, has_hangul, trim_span
@@ -120,11 +127,21 @@ class JointCodec:
         gazetteer_feature: compute the hints (else every hint is ``O``).
         gazetteer_types: let a listed name's list decide between country, city and POI.
         gazetteer_spans: snap decoded place spans to the listed names they overlap.
+        decoding: ``"viterbi"`` (the best valid BIO sequence) or ``"argmax"`` (each token's
+            own best tag; a stray ``I-`` starts a span).
+        hint_required: types kept only where a rules match (gazetteer name or regex)
+            overlaps the span.
+        span_thresholds: type → minimum span score (mean probability of its tags).
+        See :mod:`recstack.nlu.decoding` for why each step is there.
     """
 
     def __init__(self, tokenizer: Any, gazetteer: Mapping[str, Iterable[str]] | None, *,
                  max_length: int = 64, gazetteer_feature: bool = True,
-                 gazetteer_types: bool = True, gazetteer_spans: bool = True):
+                 gazetteer_types: bool = True, gazetteer_spans: bool = True,
+                 decoding: str = "viterbi",
+                 hint_required: Sequence[str] = DEFAULT_HINT_REQUIRED,
+                 span_thresholds: Mapping[str, float] | None = None):
+        check_decoding(decoding, hint_required, span_thresholds or {})
         self.tokenizer = tokenizer
         self.lists = {t: list(v) for t, v in (gazetteer or {}).items()}
         self.lists.setdefault("COMPANION", list(lex.COMPANIONS))
@@ -132,6 +149,10 @@ class JointCodec:
         self.gazetteer_feature = gazetteer_feature
         self.gazetteer_types = gazetteer_types
         self.gazetteer_spans = gazetteer_spans
+        self.decoding = decoding
+        self.hint_required = frozenset(hint_required)
+        self.span_thresholds = {t: float(v) for t, v in (span_thresholds or {}).items()}
+        self._transition, self._start = bio_constraints(LABELS)
         self.matcher = GazetteerMatcher(self.lists)
         self.known = frozenset(n for names in self.lists.values() for n in names)
         self._known_keys = dict.fromkeys(self.known)
@@ -139,9 +160,13 @@ class JointCodec:
         self.blank = tokenizer.convert_tokens_to_ids("▁") if tokenizer is not None else -1
 
     # Options a saved model's config holds, and their values for models saved before the
-    # option existed (no snapping then).
+    # option existed (no snapping then; the decoding steps apply to any saved model: they
+    # change no weights, and JointConfig has the same defaults, so both runtimes agree).
     OPTIONS: ClassVar[dict[str, Any]] = {"max_length": 64, "gazetteer_feature": True,
-                                         "gazetteer_types": True, "gazetteer_spans": False}
+                                         "gazetteer_types": True, "gazetteer_spans": False,
+                                         "decoding": "viterbi",
+                                         "hint_required": DEFAULT_HINT_REQUIRED,
+                                         "span_thresholds": DEFAULT_SPAN_THRESHOLDS}
 
     @classmethod
     def from_config(cls, tokenizer: Any, gazetteer: Mapping[str, Iterable[str]] | None,
@@ -160,13 +185,16 @@ class JointCodec:
         for k, text in enumerate(texts):
             content = content_offsets(text, enc["offset_mapping"][k], enc["input_ids"][k],
                                       self.blank)
-            matches = find_entities(text, self.matcher) if self.gazetteer_feature else []
+            found = (find_entities(text, self.matcher)
+                     if self.gazetteer_feature or self.hint_required else [])
+            matches = found if self.gazetteer_feature else []
             hints = align_labels(content, matches) if matches else [0] * len(content)
             # What the rules matched in this text is kept whole when particles are trimmed:
             # 여름휴가 must not lose a 가 that only looks like a particle.
             item: dict[str, Any] = {"input_ids": enc["input_ids"][k], "content": content,
                                     "hints": hints, "matched": {m.text for m in matches},
-                                    "places": [m for m in matches if m.type in PLACE_TYPES]}
+                                    "places": [m for m in matches if m.type in PLACE_TYPES],
+                                    "rule_spans": found}
             if examples is not None:
                 item["labels"] = align_labels(content, examples[k].entities)
                 item["intent"] = INTENTS.index(examples[k].intent)
@@ -191,23 +219,39 @@ class JointCodec:
                              intent_score=round(float(intent_p[j, best]), 6),
                              entities=self.decode(text, item["content"], token_p[j, :n],
                                                   item.get("matched", ()),
-                                                  item.get("places", ()))))
+                                                  item.get("places", ()),
+                                                  item.get("rule_spans", ()))))
         return out
 
+    def _tags(self, content: Sequence[tuple[int, int]], probs: np.ndarray) -> dict[int, int]:
+        """Token index → tag id, for the tokens with characters."""
+        live = [i for i, (start, end) in enumerate(content) if start < end]
+        if self.decoding == "argmax":
+            return {i: int(probs[i].argmax()) for i in live}
+        with np.errstate(divide="ignore"):
+            log_probs = np.log(probs[live])
+        return dict(zip(live, viterbi_tags(log_probs, self._transition, self._start),
+                        strict=True))
+
     def decode(self, text: str, content: Sequence[tuple[int, int]], probs: np.ndarray,
-               matched: Iterable[str] = (), places: Sequence[Span] = ()) -> list[Span]:
-        """Runs of B/I tags → character spans over ``text``, particles trimmed (listed names
-        and ``matched``, the rules' matches in this text, are kept whole)."""
+               matched: Iterable[str] = (), places: Sequence[Span] = (),
+               rule_spans: Sequence[Span] = ()) -> list[Span]:
+        """Tags (``decoding``) → runs of B/I → character spans over ``text``, particles
+        trimmed (listed names and ``matched``, the rules' matches in this text, are kept
+        whole), place spans snapped to the listed ``places`` found in the text, then spans of
+        ``hint_required`` types that no ``rule_spans`` overlaps and spans below their type's
+        threshold dropped. A span's score is the mean probability of its tokens' tags."""
         # A view, not a union: the listed names are thousands, a question's matches a few.
         known: Collection[str] = (ChainMap(dict.fromkeys(matched), self._known_keys)
                                   if matched else self.known)
+        probs = np.asarray(probs)
         groups: list[tuple[str, list[int]]] = []
         last = -1  # index of the previous token with characters
-        tags = np.asarray(probs).argmax(-1)
+        tags = self._tags(content, probs)
         for i, (start, end) in enumerate(content):
             if start >= end:
                 continue
-            label = LABELS[int(tags[i])]
+            label = LABELS[tags[i]]
             if label == "O":
                 last = i
                 continue
@@ -222,7 +266,7 @@ class JointCodec:
             start, end = trim_span(text, content[idx[0]][0], content[idx[-1]][1], known)
             if end <= start:
                 continue
-            score = float(np.asarray(probs)[idx].max(-1).mean())
+            score = float(np.mean([probs[i, tags[i]] for i in idx]))
             if self.gazetteer_types and etype in PLACE_TYPES:
                 # A listed name's list decides between country, city and POI: the tags mix
                 # them up for unseen names, the spans they find are right far more often.
@@ -231,6 +275,11 @@ class JointCodec:
                               score=round(score, 6)))
         if self.gazetteer_spans and places:
             spans = _snap_to_listed(spans, places)
+        if self.hint_required:
+            spans = [s for s in spans if s.type not in self.hint_required
+                     or any(r.start < s.end and r.end > s.start for r in rule_spans)]
+        if self.span_thresholds:
+            spans = [s for s in spans if s.score >= self.span_thresholds.get(s.type, 0.0)]
         return spans
 
 
