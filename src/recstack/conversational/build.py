@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from recstack.conversational.graph import KuzuStore, graph_path
+from recstack.conversational.graph import KuzuStore, graph_backend, graph_path
 from recstack.conversational.schema import (
     ATTRACTION_CSV,
     BANDS,
@@ -42,7 +42,7 @@ assert set(_BAND_COLUMNS) == set(BANDS)
 class BuildReport:
     """What a build did."""
 
-    path: Path
+    path: Path | str  # the kuzu file, or the Neo4j server and database
     changed: bool
     counts: dict[str, int]
     seconds: float
@@ -181,9 +181,34 @@ def _remove(path: Path) -> None:
             item.unlink()
 
 
+def read_tables(merchant_csv: Path, attraction_csv: Path, reviews: list[Path]
+                ) -> dict[str, pd.DataFrame]:
+    """Every node and edge table as a frame, keyed by label, in load order (nodes first); the
+    columns are the schema's properties (edges: ``from``, ``to``, then the edge's properties).
+    Both backends load these same frames."""
+    merchants = read_merchants(merchant_csv, read_review_keywords(reviews))
+    placed = merchants[merchants["district"] != ""]
+    districts = placed.drop_duplicates("district")[["district", "city", "dong"]].rename(
+        columns={"district": "name"})
+    categories = merchants.groupby("category").size().rename("merchants").reset_index().rename(
+        columns={"category": "name"})
+    attractions, near, distance_to = read_attractions(attraction_csv, set(districts["name"]))
+    in_district = placed[["id", "district"]].rename(columns={"id": "from", "district": "to"})
+    of_category = merchants[["id", "category"]].rename(columns={"id": "from", "category": "to"})
+    return {"Merchant": merchants, "District": districts, "Category": categories,
+            "Attraction": attractions, "IN_DISTRICT": in_district,
+            "OF_CATEGORY": of_category, "NEAR": near, "DISTANCE_TO": distance_to}
+
+
 def build_graph(settings: Settings, *, force: bool = False,
                 progress: Progress | None = None) -> BuildReport:
-    """Build (or keep) the graph; see the module docstring for when it changes."""
+    """Build (or keep) the graph; see the module docstring for when it changes. With
+    ``RECSTACK_CHAT__GRAPH_BACKEND=neo4j`` the same tables go to the Neo4j server
+    (:func:`recstack.conversational.neo4j_store.build_neo4j`)."""
+    if graph_backend(settings) == "neo4j":
+        from recstack.conversational.neo4j_store import build_neo4j
+
+        return build_neo4j(settings, force=force, progress=progress)
     started = time.perf_counter()
     files = input_files(settings)
     reviews = review_files(settings)
@@ -199,13 +224,7 @@ def build_graph(settings: Settings, *, force: bool = False,
         if progress is not None and task is not None:
             progress.update(task, advance=1, description=f"chat build: {name}")
 
-    merchants = read_merchants(files[0], read_review_keywords(reviews))
-    placed = merchants[merchants["district"] != ""]
-    districts = placed.drop_duplicates("district")[["district", "city", "dong"]].rename(
-        columns={"district": "name"})
-    categories = merchants.groupby("category").size().rename("merchants").reset_index().rename(
-        columns={"category": "name"})
-    attractions, near, distance_to = read_attractions(files[1], set(districts["name"]))
+    tables = read_tables(files[0], files[1], reviews)
     step(steps[0])
     _remove(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -214,12 +233,6 @@ def build_graph(settings: Settings, *, force: bool = False,
         for statement in ddl():
             store.execute(statement)
         step(steps[1])
-        in_district = placed[["id", "district"]].rename(columns={"id": "from", "district": "to"})
-        of_category = merchants[["id", "category"]].rename(columns={"id": "from",
-                                                                    "category": "to"})
-        tables = {"Merchant": merchants, "District": districts, "Category": categories,
-                  "Attraction": attractions, "IN_DISTRICT": in_district,
-                  "OF_CATEGORY": of_category, "NEAR": near, "DISTANCE_TO": distance_to}
         for label, frame in tables.items():
             store.copy_frame(label, frame)
             step(label)

@@ -1,7 +1,8 @@
-"""The graph store: a thin interface over an embedded Cypher database (kuzu by default).
+"""The graph store: a thin interface over a Cypher database — embedded kuzu by default, a Neo4j
+server when ``RECSTACK_CHAT__GRAPH_BACKEND=neo4j`` (:mod:`.neo4j_store`).
 
 :class:`GraphStore` is what the rest of the system uses — ``query`` and ``explain`` with the same
-Cypher — so a Neo4j backend can be added later behind it (none is built or tested yet).
+Cypher on either database.
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ from recstack.settings import Settings
 GRAPH_FOLDER = "chat"
 GRAPH_FILE = "graph.kuzu"
 THREADS_FILE = "threads.sqlite"
+
+
+class GraphUnavailable(ConfigError):
+    """The configured graph server cannot be reached: a setting to fix or a server to start,
+    answered 503 by the service (it may come back) rather than 422."""
+
+    status_code = 503
 
 
 class GraphStore(ABC):
@@ -101,8 +109,21 @@ class KuzuStore(GraphStore):
             self._db = None
 
 
-def open_graph(settings: Settings) -> KuzuStore:
-    """The built graph, read-only; a NotFoundError saying ``recstack chat build`` when absent."""
+def graph_backend(settings: Settings) -> str:
+    """``kuzu`` or ``neo4j`` (``RECSTACK_CHAT__GRAPH_BACKEND``)."""
+    from recstack.conversational.system import SPEC
+
+    return str(SPEC.settings_of(settings).graph_backend)
+
+
+def open_graph(settings: Settings) -> GraphStore:
+    """The built graph, read-only; a NotFoundError saying ``recstack chat build`` when absent.
+    On Neo4j, a :class:`GraphUnavailable` naming the setting when the server cannot be
+    reached."""
+    if graph_backend(settings) == "neo4j":
+        from recstack.conversational.neo4j_store import open_neo4j
+
+        return open_neo4j(settings)
     path = graph_path(settings)
     if not path.exists():
         raise NotFoundError(f"no conversational graph at {path}", field="graph",
@@ -120,11 +141,11 @@ class LazyGraph:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._store: KuzuStore | None = None
+        self._store: GraphStore | None = None
         self._asker: Any = None
         self._lock = threading.Lock()
 
-    def get(self) -> KuzuStore:
+    def get(self) -> GraphStore:
         with self._lock:
             if self._store is None:
                 self._store = open_graph(self.settings)
