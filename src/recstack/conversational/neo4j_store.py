@@ -121,13 +121,19 @@ class Neo4jStore(GraphStore):
                                     field="RECSTACK_CHAT__NEO4J_PASSWORD",
                                     fix="set RECSTACK_CHAT__NEO4J_USER and "
                                         "RECSTACK_CHAT__NEO4J_PASSWORD")
-        if isinstance(exc, errors.DriverError | errors.DatabaseUnavailable):
+        code = str(getattr(exc, "code", "") or "")
+        if "DatabaseNotFound" in code:
+            return GraphUnavailable(f"Neo4j at {self.uri} has no database {self.database!r}",
+                                    field="RECSTACK_CHAT__NEO4J_DATABASE",
+                                    fix="create it (CREATE DATABASE …, Enterprise) or unset "
+                                        "RECSTACK_CHAT__NEO4J_DATABASE for the default one")
+        if isinstance(exc, errors.ServiceUnavailable | errors.SessionExpired
+                      | errors.DatabaseUnavailable | errors.ConnectionAcquisitionTimeoutError):
             return GraphUnavailable(f"cannot reach Neo4j at {self.uri}: "
                                     f"{str(exc).splitlines()[0]}",
                                     field="RECSTACK_CHAT__NEO4J_URI",
                                     fix="is the server running? " + START_SERVER)
         if isinstance(exc, errors.Neo4jError):
-            code = str(getattr(exc, "code", "") or "")
             if "AccessMode" in code or "Forbidden" in code:
                 return DataError("refused: the graph is read-only here (read transaction)",
                                  field="cypher", fix="ask a question; nothing can be written")
