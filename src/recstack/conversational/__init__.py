@@ -15,14 +15,16 @@ from recstack._lazy import lazy_exports
 if TYPE_CHECKING:
     from recstack.conversational.ask import Answer, Asker, ask
     from recstack.conversational.build import BuildReport, build_graph
-    from recstack.conversational.graph import GraphStore, KuzuStore, open_graph
+    from recstack.conversational.graph import GraphStore, GraphUnavailable, KuzuStore, open_graph
+    from recstack.conversational.neo4j_store import Neo4jStore
     from recstack.conversational.parser import ParsedQuestion, QuestionParser
     from recstack.conversational.validator import validate_cypher
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "ask": ["Answer", "Asker", "ask"],
     "build": ["BuildReport", "build_graph"],
-    "graph": ["GraphStore", "KuzuStore", "open_graph"],
+    "graph": ["GraphStore", "GraphUnavailable", "KuzuStore", "open_graph"],
+    "neo4j_store": ["Neo4jStore"],
     "parser": ["ParsedQuestion", "QuestionParser"],
     "validator": ["validate_cypher"],
 })
