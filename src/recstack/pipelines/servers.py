@@ -64,9 +64,11 @@ def _check_postgres(settings: Settings) -> None:
 
 
 def _check_mlflow(settings: Settings) -> None:
-    uri = settings.tracking_uri
-    if not uri.startswith(("http://", "https://")):
+    from recstack.registry.tracking import is_tracking_server
+
+    if not is_tracking_server(settings):
         return
+    uri = settings.tracking_uri
     import httpx
 
     try:
