@@ -10,9 +10,14 @@ schedule, bit for bit, and so are the weights.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -209,3 +214,19 @@ def test_a_plan_is_cut_only_when_it_would_overrun():
     # nothing fits any more: one more validated epoch, the shortest decay there is
     assert epochs_that_fit(planned=11, epoch=2, budget_s=100.0, elapsed_s=99.0,
                            per_epoch_s=10.0, eval_every=2) == 4
+
+
+@pytest.mark.slow  # three processes importing torch: ~20 s alone, minutes on a busy machine
+def test_under_torchrun_every_rank_follows_rank_0s_plan(tmp_path):
+    # each rank's clock runs at its own speed; ranks stepping at different rates would diverge
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(root / "tests" / "ddp_budget_worker.py"), str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)]),
+             "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["planned"] == ranks[1]["planned"] == ranks[0]["epochs"] == 9  # rank 0's
+    assert ranks[0]["rates"] == ranks[1]["rates"] and ranks[0]["weights"] == ranks[1]["weights"]
+    assert ranks[0]["rates"][-1] == pytest.approx(0.05 / 25 / 1e4, rel=1e-9)
