@@ -79,6 +79,7 @@ def run_model(name: str, split: Split, budget_minutes: float | None, console: Co
     row = {"model": name, "params": params, "train_seconds": round(wall, 1),
            "best_epoch": history.best_epoch if history else None,
            "epochs": len(history.epochs) if history else None,
+           **(history.plan_params() if history else {}),
            "seconds_per_epoch": (round(sum(e.seconds for e in history.epochs)
                                        / len(history.epochs), 1) if history else None),
            "device": history.device if history else "cpu",

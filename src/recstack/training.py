@@ -6,9 +6,10 @@ or by default the ``.loss`` the model's forward returns). Around that it runs wh
 would otherwise write again: mixed precision (bf16 autocast on CPU, fp16 with a gradient scaler on
 CUDA), six learning-rate schedules, gradient clipping, early stopping and best-epoch selection on
 any metric the validator returns (``monitor``, ``mode``), checkpoint and resume, a wall-clock
-budget, seeds and rich progress. Under ``torchrun`` (a process group opened by
-``recstack.distributed.init_distributed``) the same loop trains with DistributedDataParallel, each
-rank on a shard of the batches. Imports torch: only code that trains a neural model imports it.
+budget that a schedule planned over ``epochs`` is fitted into (``fit_schedule_to_budget``, see
+``recstack.schedule_budget``), seeds and rich progress. Under ``torchrun`` (a process group opened
+by ``recstack.distributed.init_distributed``) the same loop trains with DistributedDataParallel,
+each rank on a shard of the batches. Imports torch: only code that trains a neural model imports it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
-from recstack import distributed
+from recstack import distributed, schedule_budget
 from recstack.errors import ConfigError
+from recstack.schedule_budget import EpochBudget, Replan
 
 log = logging.getLogger(__name__)
 SCHEDULERS = ("constant", "exponential", "multiplicative", "cosine", "onecycle", "plateau")
@@ -61,6 +63,9 @@ class TrainerConfig:
     device: str = "auto"  # auto, cpu, cuda
     threads: int = 0  # torch intra-op threads (0 = torch's default)
     max_minutes: float = 0.0  # wall-clock budget, checked after each epoch (0 = none)
+    # with max_minutes: re-plan a cosine/onecycle schedule over the epochs that fit the budget
+    # when the measured epochs show the planned ones will not, so its decay ends inside it
+    fit_schedule_to_budget: bool = True
     checkpoint_dir: str = ""  # save last/best here each epoch and resume from it
 
     def __post_init__(self) -> None:
@@ -108,6 +113,19 @@ class TrainingHistory:
     best_value: float | None = None  # monitored value at best_epoch; None without validation
     stop_reason: str = ""  # "patience", "max_minutes", or "" when every epoch ran
     device: str = "cpu"
+    configured_epochs: int = 0  # ``epochs`` as configured (0: a history from before session 9)
+    planned_epochs: int = 0  # the epochs the schedule ended in: fewer when fitted to the budget
+
+    @property
+    def replanned(self) -> bool:
+        return 0 < self.planned_epochs < self.configured_epochs
+
+    def plan_params(self) -> dict[str, int]:
+        """``configured_epochs`` and ``planned_epochs`` (for MLflow params; {} when unknown)."""
+        if not self.configured_epochs:
+            return {}
+        return {"configured_epochs": self.configured_epochs,
+                "planned_epochs": self.planned_epochs or self.configured_epochs}
 
     @property
     def stopped_early(self) -> bool:
@@ -221,11 +239,22 @@ _Plateau = torch.optim.lr_scheduler.ReduceLROnPlateau
 
 
 class Trainer:
-    """Fits a model on batches; keeps the weights of the best validation epoch."""
+    """Fits a model on batches; keeps the weights of the best validation epoch.
 
-    def __init__(self, config: TrainerConfig):
+    With a budget (``max_minutes``) and a schedule that decays over the planned ``epochs``
+    (``cosine``, ``onecycle``), once the measured epochs (validation's share included) show that
+    the planned ones will end past the budget, the rest of the schedule is compressed into the
+    epochs that fit (5% margin, ending on a validated epoch) and training stops there: else the
+    budget would cut it before its decay on any slower machine or larger dataset. No rate jumps;
+    a run that fits or has no budget is untouched, bit for bit. ``fit_schedule_to_budget=False``
+    turns it off; see ``recstack.schedule_budget`` and ``TrainingHistory.planned_epochs``.
+    """
+
+    def __init__(self, config: TrainerConfig, *, clock: Callable[[], float] = time.monotonic):
+        """``clock`` (seconds) measures the budget; tests inject one to make epochs "slow"."""
         self.config = config
         self.device = resolve_device(config.device)
+        self.clock = clock
 
     def fit(self, model: nn.Module, batches: Batches, *, loss_fn: LossFn | None = None,
             validate: Validator | None = None, on_epoch: EpochCallback | None = None,
@@ -270,37 +299,52 @@ class Trainer:
                                        device=str(self.device)),
                        np.random.default_rng(cfg.seed))
         start_epoch = state.resume(cfg.checkpoint_dir)
+        if state.replan is None:  # as configured (a re-planned checkpoint keeps its plan)
+            state.history.configured_epochs = state.history.planned_epochs = cfg.epochs
         trained: nn.Module = model
         if group is not None:  # after resume: every rank has loaded the same checkpoint
             trained = nn.parallel.DistributedDataParallel(
                 model, device_ids=[group.local_rank] if self.device.type == "cuda" else None)
-        started = time.monotonic()
+        budget = EpochBudget(cfg.max_minutes, clock=self.clock,
+                             eval_every=cfg.eval_every if validate is not None else 1,
+                             replans=cfg.fit_schedule_to_budget
+                             and cfg.scheduler in schedule_budget.PLANNED_SCHEDULES)
         with _progress(progress) as bar:
             task = bar.add_task("training", total=steps)
             for epoch in range(start_epoch, cfg.epochs + 1):
-                if state.history.stopped_early:
-                    break  # resumed from a run whose patience had already run out
+                if state.history.stopped_early or epoch > state.history.planned_epochs:
+                    break  # resumed from a run whose patience (or re-planned schedule) had ended
                 bar.reset(task, total=steps, description=f"epoch {epoch}")
                 record = self._epoch(trained, batches, loss_fn or model_loss, state, epoch,
                                      lambda: bar.advance(task))
                 if validate is not None and epoch % cfg.eval_every == 0:
                     # under DDP rank 0 validates (all ranks hold the same weights) for all
-                    record.valid = distributed.on_main(lambda: self._validate(model, validate),
-                                                       group)
+                    with budget.validating():
+                        record.valid = distributed.on_main(
+                            lambda: self._validate(model, validate), group)
                     state.observe(record)
-                if state.scheduler is not None and not isinstance(state.scheduler,
-                                                                  _Plateau | _OneCycle):
-                    state.scheduler.step()
+                state.step_schedule(per_batch=False)
                 state.history.epochs.append(record)
+                budget.epochs_run += 1
                 if cfg.patience and _stale(state.history) >= cfg.patience:
                     state.history.stop_reason = "patience"
-                elif cfg.max_minutes and time.monotonic() - started > cfg.max_minutes * 60:
+                elif budget.spent():
                     state.history.stop_reason = "max_minutes"
                     log.info("stopping after epoch %d: the %.1f-minute budget is spent", epoch,
                              cfg.max_minutes)
+                planned = (None if state.history.stop_reason
+                           else budget.propose(state.history.planned_epochs, epoch))
                 if group is not None:  # rank 0's clock decides for all: every rank stops together
-                    state.history.stop_reason = distributed.broadcast(state.history.stop_reason,
-                                                                      group)
+                    # (and re-plans together: ranks stepping at different rates would diverge)
+                    state.history.stop_reason, planned = distributed.broadcast(
+                        (state.history.stop_reason, planned), group)
+                if planned is not None:
+                    state.fit_schedule(cfg, planned, steps, epoch, budget)
+                if not state.history.stop_reason and epoch >= state.history.planned_epochs \
+                        and state.history.replanned:
+                    state.history.stop_reason = "max_minutes"
+                    log.info("stopping after epoch %d: the schedule fitted to the %.1f-minute "
+                             "budget has ended", epoch, cfg.max_minutes)
                 if group is None or group.is_main:
                     state.save(cfg.checkpoint_dir, epoch)
                 if on_epoch is not None:
@@ -333,8 +377,7 @@ class Trainer:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             state.scaler.step(state.optimizer)
             state.scaler.update()
-            if isinstance(state.scheduler, _OneCycle):
-                state.scheduler.step()
+            state.step_schedule(per_batch=True)
             total += float(loss.detach())
             count += 1
             tick()
@@ -376,6 +419,32 @@ class _State:
     history: TrainingHistory
     rng: np.random.Generator
     best_weights: dict[str, torch.Tensor] | None = None
+    replan: Replan | None = None  # set once the schedule was fitted to the budget
+
+    def step_schedule(self, per_batch: bool) -> None:
+        """Step ``onecycle`` after each batch, the other epoch-wise schedules after an epoch."""
+        scheduler = self.scheduler
+        if scheduler is None or isinstance(scheduler, _Plateau) \
+                or isinstance(scheduler, _OneCycle) != per_batch:
+            return
+        if self.replan is None:
+            scheduler.step()
+        else:
+            self.replan.advance(scheduler)
+
+    def fit_schedule(self, cfg: TrainerConfig, planned: int, steps: int | None, epoch: int,
+                     budget: EpochBudget) -> None:
+        """Re-plan the schedule to end after ``planned`` epochs, from where it is now."""
+        self.replan = schedule_budget.replan(self.scheduler, cfg.scheduler, self.replan,
+                                             planned_epochs=planned, steps_per_epoch=steps)
+        elapsed = budget.elapsed()
+        log.warning("after epoch %d: an epoch takes %.1f s (validation included) and %.1f of "
+                    "the %.1f budget minutes are left, so the %s schedule planned over %d "
+                    "epochs is re-planned to end after epoch %d, inside the budget "
+                    "(fit_schedule_to_budget=false keeps the plan)", epoch,
+                    budget.per_epoch(elapsed), cfg.max_minutes - elapsed / 60, cfg.max_minutes,
+                    cfg.scheduler, self.history.planned_epochs, planned)
+        self.history.planned_epochs = planned
 
     def observe(self, record: EpochRecord) -> None:
         """Take a validated epoch: keep its weights if it is the best, step ``plateau``."""
@@ -397,6 +466,7 @@ class _State:
                    "optimizer": self.optimizer.state_dict(),
                    "scheduler": self.scheduler.state_dict() if self.scheduler else None,
                    "scaler": self.scaler.state_dict(), "history": self.history.to_dict(),
+                   "replan": dataclasses.asdict(self.replan) if self.replan else None,
                    "rng": self.rng.bit_generator.state, "best_weights": self.best_weights,
                    "torch_rng": torch.get_rng_state(),
                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available()
@@ -426,6 +496,7 @@ class _State:
         if payload.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(payload["cuda_rng"])
         self.best_weights = payload["best_weights"]
+        self.replan = Replan(**payload["replan"]) if payload.get("replan") else None
         if history.stop_reason == "max_minutes":
             history.stop_reason = ""  # a new budget: that is what resuming is for
         history.device = self.history.device

@@ -37,6 +37,8 @@ def test_training_logs_per_epoch_curves_and_registers(neural_home):
     run = client.get_run(result.run_id)
     assert run.data.params["config.model.metadata_fields"] == "city,category"
     assert run.data.metrics["best_epoch"] >= 1
+    # no budget: the schedule ran over the configured epochs (fewer when fitted to one)
+    assert (run.data.params["configured_epochs"], run.data.params["planned_epochs"]) == ("4", "4")
     assert result.version.model_type == "sasrec"
 
 

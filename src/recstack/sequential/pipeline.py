@@ -204,6 +204,8 @@ def _log_training_summary(model: Recommender) -> None:
                             "epochs_trained": len(history.epochs),
                             "seconds_per_epoch": float(np.mean([e.seconds
                                                                 for e in history.epochs]))})
+        # the epochs the schedule was planned over, and fewer if it was fitted to the budget
+        mlflow.log_params(history.plan_params())
         mlflow.set_tag("device", history.device)
 
 
