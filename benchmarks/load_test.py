@@ -116,7 +116,11 @@ def run_rate(rate: float, seconds: int, port: int, env: dict[str, str], folder: 
         key = str(s[1])  # 0: no HTTP answer (connection error)
         statuses[key] = statuses.get(key, 0) + 1
         examples.setdefault(key, s[2])
+    ok = np.array([s[0] for s in samples if 200 <= s[1] < 300])
+    answered = ({f"ok_p{q}_ms": round(float(np.percentile(ok, q)), 2) for q in (50, 99)}
+                if ok.size else {})
     return {"rate": rate, "users": users, "seconds": seconds, "requests": len(samples),
+            "ok": int(ok.size), **answered,
             "achieved_rps": round(len(samples) / seconds, 1),
             "locust_wall_s": round(elapsed, 1),
             **{f"p{q}_ms": round(float(np.percentile(ms, q)), 2) for q in (50, 95, 99)},
