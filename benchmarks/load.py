@@ -18,6 +18,7 @@ Before the rates, with each worker count, the treatment route is also timed alon
 one at a time: ``--alone`` single patients, and 10 batches of 1,000 patients on
 ``/v1/treatment/recommend/batch``), issue 17's "one patient" and "1,000 patients" targets.
 
+    .venv/bin/python benchmarks/load.py --copy-home DEMO_HOME --home PATH   # then exits
     .venv/bin/python benchmarks/load.py [--home PATH | --build-home PATH [--nlu]]
         [--workers 1,auto] [--rates 50,100,200] [--seconds 30] [--alone 300]
 
@@ -71,6 +72,27 @@ def build_home(home: Path, env: dict[str, str], nlu: bool, console: Console) -> 
     run(["treatment", "fit", "--data", str(patients)], env)
     if nlu:
         run(["nlu", "train", "crf", "--promote", "champion"], env)
+
+
+def copy_home(source: Path, home: Path, console: Console) -> None:
+    """Copy a recstack home (e.g. the one ``make demo`` built) to ``home`` and point the copy's
+    MLflow database at the copy: MLflow stores absolute artifact paths, so without this a
+    model registered into the copy would be written into the original's folder."""
+    import shutil
+    import sqlite3
+
+    if home.exists():
+        raise SystemExit(f"{home} exists; remove it or pass it as --home")
+    shutil.copytree(source, home, symlinks=True)
+    old, new = str(source.resolve()), str(home.resolve())
+    with sqlite3.connect(home / "mlflow.db") as db:
+        tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for column in [c[1] for c in db.execute(f'PRAGMA table_info("{table}")')
+                           if str(c[2]).upper().startswith(("VARCHAR", "TEXT"))]:
+                db.execute(f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                           f'WHERE "{column}" LIKE ?', (old, new, f"%{old}%"))
+    console.print(f"copied {source} to {home} (MLflow paths rewritten)")
 
 
 def patients(home: Path) -> pd.DataFrame:
@@ -157,6 +179,8 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="recstack home with the champions registered")
     parser.add_argument("--build-home", type=Path, help="build a home here (default: temporary)")
     parser.add_argument("--nlu", action="store_true", help="train the NLU CRF when building")
+    parser.add_argument("--copy-home", type=Path, metavar="SOURCE",
+                        help="copy the home SOURCE (e.g. make demo's) to --home, then exit")
     parser.add_argument("--workers", default="1,auto", help="comma-separated: N or auto")
     parser.add_argument("--rates", default="50,100,200", help="requests/s, comma-separated")
     parser.add_argument("--seconds", type=int, default=30, help="per route and rate")
@@ -165,6 +189,11 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
     console = Console()
+    if args.copy_home is not None:
+        if args.home is None:
+            parser.error("--copy-home needs --home (where the copy goes)")
+        copy_home(args.copy_home, args.home, console)
+        return
     rates = [float(r) for r in args.rates.split(",")]
     machine = {"cpus": os.cpu_count(), "load_average_at_start": list(os.getloadavg()),
                "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
