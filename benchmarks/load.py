@@ -142,10 +142,12 @@ def routes(home: Path, folder: Path, env: dict[str, str]) -> list[dict]:
     from recstack.registry.models import ModelRegistry
     from recstack.settings import Settings
 
-    aliases = {v.name: v.aliases for v in ModelRegistry(Settings(home=home)).list()}
+    aliases: dict[str, set[str]] = {}
+    for version in ModelRegistry(Settings(home=home)).list():  # every version of every name
+        aliases.setdefault(version.name, set()).update(version.aliases)
 
     def champion(name: str) -> bool:
-        return "champion" in aliases.get(name, [])
+        return "champion" in aliases.get(name, set())
 
     def bodies(name: str, rows: list[dict]) -> Path:
         path = folder / f"{name}.jsonl"
@@ -184,6 +186,8 @@ def main() -> None:
     parser.add_argument("--workers", default="1,auto", help="comma-separated: N or auto")
     parser.add_argument("--rates", default="50,100,200", help="requests/s, comma-separated")
     parser.add_argument("--seconds", type=int, default=30, help="per route and rate")
+    parser.add_argument("--routes", help="comma-separated route names to run (default: all): "
+                                          "recommendations, similar items, treatment, nlu parse")
     parser.add_argument("--alone", type=int, default=300,
                         help="single-patient requests timed one at a time (0: skip)")
     parser.add_argument("--output", type=Path, default=RESULT)
@@ -207,8 +211,12 @@ def main() -> None:
         if args.home is None and not (home / "icl.csv").exists():
             build_home(home, env, args.nlu, console)
         served = routes(home, folder, env)
+        if args.routes:
+            wanted = {name.strip() for name in args.routes.split(",")}
+            skipped += [f"{r['name']}: not in --routes" for r in served if r["name"] not in wanted]
+            served = [r for r in served if r["name"] in wanted]
         for name in {"recommendations", "similar items", "treatment", "nlu parse"} - {
-                r["name"] for r in served}:
+                r["name"] for r in served} - {s.split(":")[0] for s in skipped}:
             skipped.append(f"{name}: no champion for it in the home")
         for workers in args.workers.split(","):
             port = free_port()
