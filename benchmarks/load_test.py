@@ -3,10 +3,10 @@
 Starts the server on a free local port against a recstack home (``--home``, where models are
 registered; without it, a temporary home where the NLU CRF is trained and promoted to
 champion), then runs locust headless once per rate in ``--rates`` for ``--seconds`` each: users
-paced with ``constant_throughput`` so that together they send the rate, started over one pacing
-period so their requests do not arrive in lockstep. The default route is ``POST /v1/nlu/parse``
-with one Korean travel question per request from the generated test split (unseen templates and
-place names). The load generator runs on the same machine as the server: on 2 cores it competes
+paced with ``constant_throughput`` so that together they send the rate, each starting at a random
+point of its pacing period (``locustfile.py``) so their requests do not arrive together. The
+default route is ``POST /v1/nlu/parse`` with one Korean travel question per request from the
+generated test split (unseen templates and place names). The load generator runs on the same machine as the server: on 2 cores it competes
 with the workers, as in the issue's setting.
 
     .venv/bin/python benchmarks/load_test.py [--home PATH] [--workers 2] [--rates 10,50,100]
