@@ -6,8 +6,8 @@ champion), then runs locust headless once per rate in ``--rates`` for ``--second
 paced with ``constant_throughput`` so that together they send the rate, each starting at a random
 point of its pacing period (``locustfile.py``) so their requests do not arrive together. The
 default route is ``POST /v1/nlu/parse`` with one Korean travel question per request from the
-generated test split (unseen templates and place names). The load generator runs on the same machine as the server: on 2 cores it competes
-with the workers, as in the issue's setting.
+generated test split (unseen templates and place names). The load generator runs on the same
+machine as the server: on 2 cores it competes with the workers, as in the issue's setting.
 
     .venv/bin/python benchmarks/load_test.py [--home PATH] [--workers 2] [--rates 10,50,100]
         [--seconds 30] [--route "POST /v1/nlu/parse"] [--bodies FILE.jsonl]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
@@ -159,7 +159,7 @@ def get_feature_store(request: Request) -> FeatureStore:
     return _state(request).feature_store  # opens the store on first use: not on the loop
 
 
-def model_cache(kind: str) -> Callable[[Request], VersionCache[Any]]:
+def model_cache(kind: str) -> Callable[[Request], Awaitable[VersionCache[Any]]]:
     """A dependency giving the cache of ``kind`` models: ``Depends(model_cache("treatment"))``."""
 
     async def dependency(request: Request) -> VersionCache[Any]:
