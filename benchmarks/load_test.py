@@ -3,11 +3,11 @@
 Starts the server on a free local port against a recstack home (``--home``, where models are
 registered; without it, a temporary home where the NLU CRF is trained and promoted to
 champion), then runs locust headless once per rate in ``--rates`` for ``--seconds`` each: users
-paced with ``constant_throughput`` so that together they send the rate, started over one pacing
-period so their requests do not arrive in lockstep. The default route is ``POST /v1/nlu/parse``
-with one Korean travel question per request from the generated test split (unseen templates and
-place names). The load generator runs on the same machine as the server: on 2 cores it competes
-with the workers, as in the issue's setting.
+paced with ``constant_throughput`` so that together they send the rate, each starting at a random
+point of its pacing period (``locustfile.py``) so their requests do not arrive together. The
+default route is ``POST /v1/nlu/parse`` with one Korean travel question per request from the
+generated test split (unseen templates and place names). The load generator runs on the same
+machine as the server: on 2 cores it competes with the workers, as in the issue's setting.
 
     .venv/bin/python benchmarks/load_test.py [--home PATH] [--workers 2] [--rates 10,50,100]
         [--seconds 30] [--route "POST /v1/nlu/parse"] [--bodies FILE.jsonl]
@@ -116,7 +116,11 @@ def run_rate(rate: float, seconds: int, port: int, env: dict[str, str], folder: 
         key = str(s[1])  # 0: no HTTP answer (connection error)
         statuses[key] = statuses.get(key, 0) + 1
         examples.setdefault(key, s[2])
+    ok = np.array([s[0] for s in samples if 200 <= s[1] < 300])
+    answered = ({f"ok_p{q}_ms": round(float(np.percentile(ok, q)), 2) for q in (50, 99)}
+                if ok.size else {})
     return {"rate": rate, "users": users, "seconds": seconds, "requests": len(samples),
+            "ok": int(ok.size), **answered,
             "achieved_rps": round(len(samples) / seconds, 1),
             "locust_wall_s": round(elapsed, 1),
             **{f"p{q}_ms": round(float(np.percentile(ms, q)), 2) for q in (50, 95, 99)},

@@ -12,15 +12,18 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import constant_throughput, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
 METHOD = os.environ.get("LOAD_METHOD", "POST")
 PATH = os.environ.get("LOAD_PATH", "/v1/nlu/parse")
 BODIES_FILE = os.environ.get("LOAD_BODIES", "")
+USER_RATE = float(os.environ.get("LOAD_USER_RATE", "10"))
 BODIES = ([json.loads(line) for line in Path(BODIES_FILE).read_text("utf-8").splitlines()
            if line.strip()] if BODIES_FILE else [None])
 _next_body = itertools.cycle(BODIES)
@@ -46,7 +49,15 @@ def _write(**_: Any) -> None:
 
 
 class RouteUser(FastHttpUser):
-    wait_time = constant_throughput(float(os.environ.get("LOAD_USER_RATE", "10")))
+    wait_time = constant_throughput(USER_RATE)
+
+    def on_start(self) -> None:
+        # Each user begins at a random point of its pacing period. Without this, users that
+        # locust spawned together fired together, every period, for the whole run:
+        # constant_throughput paces each user from its own previous start, so a burst stays a
+        # burst. Measured 2026-11-30: 5 users at 2 requests/s each on the NLU route, p50 40 ms
+        # (a request waited for the 4 sent with it); 1 user, or 5 staggered clients, 10 ms.
+        gevent.sleep(random.uniform(0, 1 / USER_RATE))
 
     @task
     def call(self) -> None:

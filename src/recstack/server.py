@@ -209,6 +209,9 @@ class _DiscardedLog:
     def log(self, record: Any) -> None:
         del record
 
+    def log_many(self, records: list[Any]) -> None:
+        del records
+
 
 def example_requests() -> list[tuple[str, Any]]:
     """``(path, body)`` for every example of every system's POST route (the request schemas'

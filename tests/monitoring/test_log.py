@@ -22,6 +22,26 @@ def test_logged_records_reach_the_store_and_the_journal_is_removed(settings):
     assert not list(log.journal_dir.glob("*.jsonl"))
 
 
+def test_log_many_journals_a_batch_in_order_and_stores_every_record(settings):
+    from recstack.monitoring.log import new_request_ids
+
+    ids = new_request_ids(250)
+    assert len(set(ids)) == 250 and all(len(i) == 32 and i[12] == "4" for i in ids)  # uuid4 hex
+    settings.monitoring.flush_interval_s = 30  # nothing reaches the store before the check
+    log = PredictionLog(settings)
+    log.log_many([PredictionRecord("m", "2", {"i": i}, i, request_id=r)
+                  for i, r in enumerate(ids)])
+    log.log(PredictionRecord("m", "2", {"i": 250}, 250, request_id="last"))
+    [journal] = log.journal_dir.glob("*.jsonl")
+    lines = journal.read_text().splitlines()
+    assert [line.split('"')[1] for line in lines] == [*ids, "last"]  # written before returning
+    log.close()  # drains the queue into the store
+    frame = prediction_frame(log.store, "m")
+    assert frame["request_id"].tolist() == [*ids, "last"]
+    assert frame["i"].tolist() == list(range(251))
+    assert not list(log.journal_dir.glob("*.jsonl"))
+
+
 def test_concurrent_loggers_lose_nothing(settings):
     log = PredictionLog(settings)
 

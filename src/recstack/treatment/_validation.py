@@ -33,6 +33,16 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str) -> N
 
 def numeric_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """The columns as a float matrix; non-numbers and NaN are errors that name the column."""
+    # The common case (plain number columns, all finite) without pandas' per-column
+    # conversions: for one served patient they cost more than the checks themselves
+    # (~2 ms of a ~7 ms prediction). Anything else takes the checking path below.
+    if frame.columns.is_unique and all(c in frame.columns and frame[c].dtype.kind in "fiu"
+                                       for c in columns):
+        fast = np.empty((len(frame), len(columns)))
+        for j, column in enumerate(columns):
+            fast[:, j] = frame[column].to_numpy(dtype=float)
+        if np.isfinite(fast).all():
+            return fast
     out = np.empty((len(frame), len(columns)))
     for j, column in enumerate(columns):
         values = pd.to_numeric(frame[column], errors="coerce")

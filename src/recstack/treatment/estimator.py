@@ -411,6 +411,13 @@ class TreatmentRecommender(BaseEstimator):
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One row per (input row, option): prediction, interval or bounds, support, decision."""
+        return self._long(frame, **self.predict_cells(frame))
+
+    def predict_cells(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """What :meth:`predict` returns, as (rows, options) arrays (``prediction``, ``lower``,
+        ``upper``, ``supported``, ``propensity``, ``p_in``, ``recommended``), the options in
+        ``options_`` order: the service reads these directly (building and reading back the
+        long table costs a served patient more than its intervals do)."""
         check_is_fitted(self, "calibration_")
         frame = check.require_frame(frame)
         check.require_columns(frame, self.feature_names_, "feature")
@@ -438,8 +445,9 @@ class TreatmentRecommender(BaseEstimator):
         inside = (lower >= low) & (upper <= high)  # worst case over the bounds
         p_in = np.where(supported, cells["p_in"], np.where(inside, 1.0 - self.alpha, 0.0))
         recommended = self._decide(p_in, cells["mu"], supported)
-        return self._long(frame, prediction, lower, upper, supported, propensity, p_in,
-                          recommended)
+        return {"prediction": prediction, "lower": lower, "upper": upper,
+                "supported": supported, "propensity": propensity, "p_in": p_in,
+                "recommended": recommended}
 
     def _decide(self, p_in: np.ndarray, mu: np.ndarray, supported: np.ndarray) -> np.ndarray:
         """Best supported option per row (ties: prediction nearest the target's centre)."""

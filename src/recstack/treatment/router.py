@@ -149,30 +149,43 @@ def recommend_batch(request: BatchTreatmentRequest, models: ModelsDep,
 def _predict(model: Any, info: Any, patients: list[dict[str, Any]], logger: PredictionLogger,
              *, entity_ids: list[str | None], refs: list[str], index: str = ""
              ) -> list[PatientResult]:
-    """Predict every option for every patient (one ``predict`` call) and log each patient."""
+    """Predict every option for every patient (one ``predict_cells`` call, the arrays behind
+    ``predict``'s table) and log each patient."""
     frame = pd.DataFrame(patients)
     try:
-        preds = model.predict(frame)
+        cells = model.predict_cells(frame)
     except DataError as exc:  # name the request field: features.<column>
         where = f"{index}{_row(exc)}." if index else "features."
         raise DataError(exc.message, field=f"{where}{exc.field}" if exc.field else where[:-1],
                         fix=exc.fix) from None
-    k = len(model.options_)
-    records = preds.drop(columns="row_id").to_dict(orient="records")
+    # Python values, as predict's table gives them through to_dict: tolist() unboxes numpy.
+    option_values = np.asarray(model.options_).tolist()
+    columns = {name: cells[key].tolist() for name, key in _CELLS}
+    names = [name for name, _ in _CELLS]
+    rows: list[dict[str, Any]] = []
     results = []
     for i, patient in enumerate(patients):
-        options = [OptionResult(**{str(key): _plain(v) for key, v in row.items()})
-                   for row in records[i * k:(i + 1) * k]]
+        options = [OptionResult(option=option, **{name: columns[name][i][k] for name in names})
+                   for k, option in enumerate(option_values)]
         chosen = [o.option for o in options if o.recommended]
-        request_id = logger.log(  # journaled before the reply leaves
-            info, entity_id=entity_ids[i], header=False,
-            features={name: patient.get(name) for name in model.feature_names_},
-            output={"recommended": chosen[0] if chosen else None,
-                    "options": [o.model_dump() for o in options], "feature_refs": refs})
+        rows.append({"entity_id": entity_ids[i],
+                     "features": {name: patient.get(name) for name in model.feature_names_},
+                     "output": {"recommended": chosen[0] if chosen else None,
+                                "options": [o.model_dump() for o in options],
+                                "feature_refs": refs}})
         results.append(PatientResult(recommended=chosen[0] if chosen else None,
                                      note=_note(options, chosen), options=options,
-                                     request_id=request_id))
+                                     request_id=""))
+    # One journal write for the whole batch, before the reply leaves.
+    for result, request_id in zip(results, logger.log_many(info, rows), strict=True):
+        result.request_id = request_id
     return results
+
+
+# (OptionResult field, predict_cells key)
+_CELLS = (("prediction", "prediction"), ("lower", "lower"), ("upper", "upper"),
+          ("supported", "supported"), ("propensity", "propensity"),
+          ("p_in_target", "p_in"), ("recommended", "recommended"))
 
 
 def _row(exc: DataError) -> str:
@@ -211,5 +224,3 @@ def _features(request: TreatmentRequest, state: Any,
     return online_features(state.feature_store, request.patient_id, refs), refs
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
