@@ -107,15 +107,8 @@ class ParseResponse(BaseModel):
     results: list[ParseResult]
 
 
-# One parse at a time per worker, a short wait for the next few, then 503: parses that overlapped
-# in one worker's thread pool fought over the GIL (p99 36 ms at 50 requests/s against 14 ms for
-# the same rate sent one at a time; docs/serving.md, 2026-11-30).
-PARSE_LIMIT, PARSE_QUEUE, PARSE_WAIT_S = 1, 6, 0.02
-
-
 @router.post("/parse", response_model=ParseResponse, responses=SHED_RESPONSE,
-             dependencies=[Depends(limit_concurrency("nlu.parse", PARSE_LIMIT, queue=PARSE_QUEUE,
-                                                     wait_s=PARSE_WAIT_S))])
+             dependencies=[Depends(limit_concurrency("nlu.parse", 8))])
 def parse(request: ParseRequest, models: ModelsDep, logger: PredictionLoggerDep) -> ParseResponse:
     """Intent and entities (character spans) of each question; every parse is logged."""
     bundle, info, alias = models.get(request.model)

@@ -33,10 +33,7 @@ router = APIRouter(prefix="/v1/treatment", tags=["treatment"])
 ModelsDep = Annotated[VersionCache[Any], Depends(model_cache("treatment"))]
 # Requests in progress per worker. One patient takes a few ms of CPU: 4 at once keep a core busy
 # without letting a burst queue. A batch of 1,000 takes about half a second: one at a time.
-# One patient at a time per worker, a short wait for the next few, then 503: requests that
-# overlapped in one worker's thread pool fought over the GIL and took p99 from 14 ms (sent one
-# at a time) to 39 ms at the same 50 requests/s (docs/serving.md, 2026-11-30).
-ONE_LIMIT, ONE_QUEUE, ONE_WAIT_S, BATCH_LIMIT = 1, 6, 0.02, 1
+ONE_LIMIT, BATCH_LIMIT = 4, 1
 MAX_BATCH = 1000
 FeatureName = Annotated[str, Field(min_length=1, max_length=100)]
 FeatureValue = float | int | Annotated[str, Field(max_length=100)]
@@ -120,8 +117,7 @@ class BatchTreatmentResponse(BaseModel):
 
 
 @router.post("/recommend", response_model=TreatmentResponse, responses=SHED_RESPONSE,
-             dependencies=[Depends(limit_concurrency("treatment.recommend", ONE_LIMIT, queue=ONE_QUEUE,
-                                                 wait_s=ONE_WAIT_S))])
+             dependencies=[Depends(limit_concurrency("treatment.recommend", ONE_LIMIT))])
 def recommend(request: TreatmentRequest, models: ModelsDep, state: StateDep,
               logger: PredictionLoggerDep) -> TreatmentResponse:
     """Every option with its interval (supported) or bounds (unsupported), and the choice."""
