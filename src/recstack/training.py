@@ -113,7 +113,7 @@ class TrainingHistory:
     best_value: float | None = None  # monitored value at best_epoch; None without validation
     stop_reason: str = ""  # "patience", "max_minutes", or "" when every epoch ran
     device: str = "cpu"
-    configured_epochs: int = 0  # ``epochs`` as configured (0: a history from before session 9)
+    configured_epochs: int = 0  # ``epochs`` as configured (0: saved before this field existed)
     planned_epochs: int = 0  # the epochs the schedule ended in: fewer when fitted to the budget
 
     @property
