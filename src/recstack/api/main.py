@@ -35,8 +35,13 @@ class Unauthorized(RecstackError):
     status_code = 401
 
 
-def require_api_key(request: Request, key: str | None = Security(_api_key_header)) -> None:
-    """Constant-time check of ``X-API-Key`` against the configured key (off when unset)."""
+async def require_api_key(request: Request,
+                          key: str | None = Security(_api_key_header)) -> None:
+    """Constant-time check of ``X-API-Key`` against the configured key (off when unset).
+
+    ``async`` because it never blocks: a plain ``def`` dependency would cost every request of
+    every route a hop through the thread pool, which under load waits behind the routes' work.
+    """
     expected = request.app.state.service.settings.serving.api_key
     if expected is None:
         return
