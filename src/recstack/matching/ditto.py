@@ -34,7 +34,6 @@ transformers (the ``nlu`` extra), imported only when it fits or loads.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ import numpy as np
 
 from recstack.errors import ConfigError, DataError
 from recstack.matching.data import PairSet, Record
-from recstack.matching.features import PairFeaturizer
+from recstack.matching.features import PairFeaturizer, haversine_m
 from recstack.matching.matchers import Matcher, best_f1_threshold, check_is_fitted
 
 __all__ = ["DittoMatcher", "serialise", "serialise_pair"]
@@ -65,12 +64,8 @@ def serialise(record: Record, *, coordinates: bool = True) -> str:
 
 def _distance_text(left: Record, right: Record) -> str:
     """The great-circle distance, rounded to two significant digits (``120 m``, ``3.4 km``)."""
-    assert left.lat is not None and left.lon is not None
-    assert right.lat is not None and right.lon is not None
-    lat1, lat2 = math.radians(left.lat), math.radians(right.lat)
-    h = (math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2)
-         * math.sin(math.radians(right.lon - left.lon) / 2) ** 2)
-    metres = 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(h)))
+    coordinates = np.array([left.lat, left.lon, right.lat, right.lon], dtype=float)
+    metres = float(haversine_m(*coordinates))
     if metres < 1000:
         return f"{float(f'{metres:.2g}'):.0f} m"
     return f"{float(f'{metres / 1000:.2g}'):g} km"
