@@ -46,7 +46,7 @@ import pandas as pd
 import psutil
 from rich.console import Console
 
-from load_test import run_rate, start_server, warm_up, worker_memory
+from load_test import ARRIVALS, generator, run_rate, start_server, warm_up, worker_memory
 from recstack.server import free_port
 
 HERE = Path(__file__).resolve().parent
@@ -190,6 +190,9 @@ def main() -> None:
                                           "recommendations, similar items, treatment, nlu parse")
     parser.add_argument("--alone", type=int, default=300,
                         help="single-patient requests timed one at a time (0: skip)")
+    parser.add_argument("--arrivals", choices=ARRIVALS, default="poisson",
+                        help="poisson: exponential gaps (independent clients, the default); "
+                             "paced: each user at a fixed period from a random phase")
     parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
     console = Console()
@@ -237,7 +240,8 @@ def main() -> None:
                                  "LOAD_PATH": route["path"],
                                  "LOAD_BODIES": str(route["bodies"] or "")}
                     for rate in rates:
-                        row = run_rate(rate, args.seconds, port, route_env, folder)
+                        row = run_rate(rate, args.seconds, port, route_env, folder,
+                                       arrivals=args.arrivals)
                         shed = row["errors_by_status"].pop("503", 0)
                         row.update(errors=row["errors"] - shed, shed=shed)
                         row = {"workers": workers, "worker_processes": processes,
@@ -254,8 +258,7 @@ def main() -> None:
               "treatment_alone": alone_runs, "treatment_alone_target":
                   "one patient p99 < 20 ms; 1,000 patients < 1 s (issue 17)",
               "machine": {**machine, "load_average_at_end": list(os.getloadavg())},
-              "generator": "locust headless, FastHttpUser, constant_throughput per user, on "
-                           "the same machine as the server",
+              "generator": generator(args.arrivals),
               "command": shlex.join([Path(sys.executable).name, *sys.argv])}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False))

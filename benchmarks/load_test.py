@@ -3,14 +3,16 @@
 Starts the server on a free local port against a recstack home (``--home``, where models are
 registered; without it, a temporary home where the NLU CRF is trained and promoted to
 champion), then runs locust headless once per rate in ``--rates`` for ``--seconds`` each: users
-paced with ``constant_throughput`` so that together they send the rate, each starting at a random
-point of its pacing period (``locustfile.py``) so their requests do not arrive together. The
+of at most 10 requests/s that together send the rate, open-loop (``locustfile.py``): by default
+with exponential gaps (Poisson arrivals, ``--arrivals poisson``), or at a fixed period from a
+random phase (``--arrivals paced``), never in step with each other. The
 default route is ``POST /v1/nlu/parse`` with one Korean travel question per request from the
 generated test split (unseen templates and place names). The load generator runs on the same
 machine as the server: on 2 cores it competes with the workers, as in the issue's setting.
 
     .venv/bin/python benchmarks/load_test.py [--home PATH] [--workers 2] [--rates 10,50,100]
         [--seconds 30] [--route "POST /v1/nlu/parse"] [--bodies FILE.jsonl]
+        [--arrivals poisson|paced]
 
 Writes ``benchmarks/results/load_test.json``: per rate p50, p95, p99, max (ms), the achieved
 requests/s and errors; the workers and each one's memory (psutil) after every rate; the machine
@@ -43,6 +45,15 @@ RESULT = HERE / "results" / "load_test.json"
 LOCUSTFILE = HERE / "locustfile.py"
 TARGET = "p99 < 30 ms per question at 50 requests/s over HTTP on 2 cores (issue 14)"
 USER_RATE = 10.0  # requests/s per locust user: 50 requests/s = 5 users
+ARRIVALS = ("poisson", "paced")  # benchmarks/locustfile.py's LOAD_ARRIVALS
+
+
+def generator(arrivals: str) -> str:
+    """How the load was made, for a result file."""
+    gaps = ("exponential gaps (Poisson arrivals)" if arrivals == "poisson"
+            else "a fixed period from a random phase")
+    return (f"locust headless, FastHttpUser, each user open-loop with {gaps}, users of "
+            f"{USER_RATE:g} requests/s or less, on the same machine as the server")
 
 
 def nlu_bodies(folder: Path, n: int = 500, seed: int = 0) -> Path:
@@ -95,7 +106,7 @@ def warm_up(port: int, method: str, path: str, bodies: list[dict | None], n: int
 
 
 def run_rate(rate: float, seconds: int, port: int, env: dict[str, str], folder: Path,
-             user_rate: float = USER_RATE) -> dict:
+             user_rate: float = USER_RATE, arrivals: str = "poisson") -> dict:
     users = max(1, math.ceil(rate / user_rate))
     out = folder / f"samples-{rate:g}.json"
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
@@ -104,7 +115,7 @@ def run_rate(rate: float, seconds: int, port: int, env: dict[str, str], folder: 
                "--host", f"http://127.0.0.1:{port}", "--only-summary", "--loglevel", "WARNING"]
     started = time.monotonic()
     subprocess.run(command, env={**env, "LOAD_USER_RATE": str(rate / users),
-                                 "LOAD_OUT": str(out)},
+                                 "LOAD_OUT": str(out), "LOAD_ARRIVALS": arrivals},
                    check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     elapsed = time.monotonic() - started
     samples = json.loads(out.read_text())
@@ -140,6 +151,9 @@ def main() -> None:
                              "questions; none for other routes")
     parser.add_argument("--user-rate", type=float, default=USER_RATE,
                         help="requests/s per locust user (one keep-alive connection each)")
+    parser.add_argument("--arrivals", choices=ARRIVALS, default="poisson",
+                        help="poisson: exponential gaps (independent clients, the default); "
+                             "paced: each user at a fixed period from a random phase")
     parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
     console = Console()
@@ -169,7 +183,8 @@ def main() -> None:
             memory = {"after_warm_up": worker_memory(server.pid)}
             results = []
             for rate in rates:
-                row = run_rate(rate, args.seconds, port, env, folder, args.user_rate)
+                row = run_rate(rate, args.seconds, port, env, folder, args.user_rate,
+                               args.arrivals)
                 memory[f"after_{rate:g}_rps"] = worker_memory(server.pid)
                 results.append(row)
                 console.print(row)
@@ -182,8 +197,7 @@ def main() -> None:
         "model": "NLU CRF trained by this run" if args.home is None else f"home {args.home}",
         "results": results, "memory_mib_per_worker": memory,
         "machine": {**machine, "load_average_at_end": list(os.getloadavg())},
-        "generator": "locust headless, FastHttpUser, constant_throughput per user, on the same "
-                     "machine as the server",
+        "generator": generator(args.arrivals),
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 from a JSON-lines file, each user paced to a fixed rate.
 
 Configured by environment (set by load_test.py): LOAD_METHOD, LOAD_PATH, LOAD_BODIES (a .jsonl
-file, or empty for no body), LOAD_USER_RATE (requests per second per user) and LOAD_OUT (where
+file, or empty for no body), LOAD_USER_RATE (requests per second per user), LOAD_ARRIVALS
+(``paced``, the default, or ``poisson``) and LOAD_OUT (where
 every request's latency in milliseconds and status are written when locust quits). Locust's own
 percentiles round to whole milliseconds; the raw latencies let load_test.py compute exact ones.
 """
@@ -13,11 +14,12 @@ import itertools
 import json
 import os
 import random
+import time
 from pathlib import Path
 from typing import Any
 
 import gevent
-from locust import constant_throughput, events, task
+from locust import events, task
 from locust.contrib.fasthttp import FastHttpUser
 
 METHOD = os.environ.get("LOAD_METHOD", "POST")
@@ -48,16 +50,33 @@ def _write(**_: Any) -> None:
         Path(out).write_text(json.dumps(SAMPLES))
 
 
+ARRIVALS = os.environ.get("LOAD_ARRIVALS", "paced")  # "paced" or "poisson"
+
+
 class RouteUser(FastHttpUser):
-    wait_time = constant_throughput(USER_RATE)
+    """One client sending at ``USER_RATE`` requests/s on its own schedule (open loop: a slow
+    reply does not push the next request later unless it is still running).
+
+    Each user starts at a random point of its period, so users that locust spawned together do
+    not fire together. ``constant_throughput`` could not give that: it paces from the moment
+    locust created the user, so a random sleep in ``on_start`` only moved the first request
+    and every later one fell back into step (measured 2026-12-01: on the NLU route at 50
+    requests/s, half the requests reached a worker within 0.9 ms of another, p50 22 ms against
+    10 ms for the same rate from one user). ``LOAD_ARRIVALS=poisson`` draws exponential gaps
+    instead: independent clients, bursts included, the harder test.
+    """
 
     def on_start(self) -> None:
-        # Each user begins at a random point of its pacing period. Without this, users that
-        # locust spawned together fired together, every period, for the whole run:
-        # constant_throughput paces each user from its own previous start, so a burst stays a
-        # burst. Measured 2026-11-30: 5 users at 2 requests/s each on the NLU route, p50 40 ms
-        # (a request waited for the 4 sent with it); 1 user, or 5 staggered clients, 10 ms.
-        gevent.sleep(random.uniform(0, 1 / USER_RATE))
+        self._next_start = time.perf_counter() + random.uniform(0, 1 / USER_RATE)
+        gevent.sleep(self._next_start - time.perf_counter())
+
+    def wait_time(self) -> float:
+        gap = random.expovariate(USER_RATE) if ARRIVALS == "poisson" else 1 / USER_RATE
+        now = time.perf_counter()
+        # Behind schedule (the last reply took longer than the gap): start now rather than
+        # sending a burst to catch up.
+        self._next_start = max(self._next_start + gap, now)
+        return self._next_start - now
 
     @task
     def call(self) -> None:
