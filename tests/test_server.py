@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from recstack.errors import ConfigError
@@ -24,6 +25,7 @@ from recstack.server import (
     example_requests,
     free_port,
     gunicorn_workers,
+    limit_worker_threads,
     measure_worker,
     plan_workers,
     process_memory,
@@ -116,6 +118,7 @@ def test_serving_settings_read_workers_and_memory(monkeypatch, variables, worker
     ("RECSTACK_SERVING__MEMORY_LIMIT", "lots", "'2GiB'"),
     ("RECSTACK_SERVING__MEMORY_LIMIT", "2 parsecs", "byte"),
     ("RECSTACK_SERVING__MEMORY_LIMIT", "0", "more than 0"),
+    ("RECSTACK_SERVING__WORKER_THREADS", "0", "greater than or equal to 1"),
 ])
 def test_bad_serving_settings_name_the_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
@@ -278,6 +281,9 @@ def test_reload_and_sigterm_to_gunicorn_lose_no_logged_prediction(home: Settings
     try:
         old = set(gunicorn_workers(server.pid))
         assert len(old) == 2 and all(process_memory(w)["uss"] > 0 for w in old)
+        # One OpenMP/BLAS thread per worker unless the environment already chose a number.
+        omp = os.environ.get("OMP_NUM_THREADS", "1")
+        assert all(psutil.Process(w).environ().get("OMP_NUM_THREADS") == omp for w in old)
         for t in threads:
             t.start()
         _wait(lambda: len(acknowledged) >= 100, 60, "100 acknowledgements")
@@ -306,6 +312,12 @@ def test_reload_and_sigterm_to_gunicorn_lose_no_logged_prediction(home: Settings
     log.close()
     assert not set(acknowledged) - stored, "acknowledged predictions lost"
     assert not list(Path(log.journal_dir).glob("*.jsonl"))
+
+
+def test_worker_threads_fill_the_thread_variables_the_environment_left_unset():
+    environ = {"MKL_NUM_THREADS": "4"}
+    assert limit_worker_threads(2, environ) == {
+        "MKL_NUM_THREADS": "4", "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
 
 
 def test_without_the_serve_extra_gunicorn_workers_are_a_message(tmp_path: Path):

@@ -170,6 +170,10 @@ def _serve(host: str, port: int, workers: str | int | None = None) -> None:
         import uvicorn
 
         from recstack.api.main import create_app
+        from recstack.server import limit_worker_threads
+
+        # Before the app loads any model (torch reads the variables when it loads).
+        limit_worker_threads(settings.serving.worker_threads)
 
         console.print(f"serving on http://{host}:{port} (docs: /docs); Ctrl-C stops")
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

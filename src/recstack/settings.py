@@ -67,6 +67,12 @@ class ServingSettings(BaseModel):
         None, description="memory the server may use, in bytes or '2GiB', '1.5G' (G = 10^9, "
                           "Gi/GiB = 2^30); default: the container's cgroup limit, else the "
                           "machine's memory")
+    worker_threads: int = Field(
+        1, ge=1, description="OpenMP/BLAS threads per server process (torch, numpy, "
+                             "scikit-learn): the service already runs requests side by side "
+                             "and in several workers; more threads per request oversubscribe "
+                             "the cores. A variable the environment sets itself "
+                             "(OMP_NUM_THREADS, ...) wins")
 
     @field_validator("workers", mode="before")
     @classmethod
