@@ -166,20 +166,19 @@ def _serve(host: str, port: int, workers: str | int | None = None) -> None:
     except ValidationError as exc:
         raise ConfigError(exc.errors()[0]["msg"], field="--workers",
                           fix="give a whole number >= 1 or auto") from None
+    from recstack import server
+
+    # Before any model loads (torch reads the variables when it loads): this process's app,
+    # the worker `auto` measures and gunicorn's workers all inherit them.
+    server.limit_worker_threads(settings.serving.worker_threads)
     if count == 1:
         import uvicorn
 
         from recstack.api.main import create_app
-        from recstack.server import limit_worker_threads
-
-        # Before the app loads any model (torch reads the variables when it loads).
-        limit_worker_threads(settings.serving.worker_threads)
 
         console.print(f"serving on http://{host}:{port} (docs: /docs); Ctrl-C stops")
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
         return
-    from recstack import server
-
     if count == "auto":
         with console.status("measuring one warm worker (gunicorn, champions loaded)"):
             memory = server.measure_worker()

@@ -371,7 +371,6 @@ def limit_worker_threads(threads: int, environ: MutableMapping[str, str] | None 
 def run_gunicorn(host: str, port: int, workers: int) -> NoReturn:
     """Become the gunicorn master: signals (SIGTERM, SIGHUP reload) reach it directly."""
     argv = gunicorn_argv(host, port, workers)
-    limit_worker_threads(get_settings().serving.worker_threads)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(argv[0], argv)
@@ -413,8 +412,6 @@ def measure_worker(settings: Settings | None = None, *,
     env = dict(os.environ)
     if settings is not None:
         env["RECSTACK_HOME"] = str(settings.home)
-    # Measured as it will serve: the threads change what a warm worker holds.
-    limit_worker_threads((settings or get_settings()).serving.worker_threads, env)
     port = free_port()
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as log:
