@@ -207,16 +207,16 @@ def test_short_training_beats_popularity(travel):
 def test_label_smoothing_spreads_mass_over_real_items_only():
     from recstack.sequential.losses import full_softmax_ce
 
-    logits = torch.randn(4, 7)
+    logits = torch.randn(4, 6)  # items 1..6; padding has no column
     targets = torch.tensor([3, 1, 0, 6])  # one padded position
-    smoothed = full_softmax_ce(logits.clone(), targets, label_smoothing=0.1)
-    # by hand: over items 1..6 only, (1 - ε) on the target plus ε/6 on every item
-    logp = torch.log_softmax(logits[[0, 1, 3], 1:], dim=-1)
+    smoothed = full_softmax_ce(logits, targets, label_smoothing=0.1)
+    # by hand: (1 - ε) on the target plus ε/6 on every item, padded row left out
+    logp = torch.log_softmax(logits[[0, 1, 3]], dim=-1)
     wanted = targets[[0, 1, 3]] - 1
     manual = -(0.9 * logp.gather(1, wanted[:, None]).squeeze(1) + 0.1 * logp.mean(-1)).mean()
     assert torch.isfinite(smoothed) and torch.allclose(smoothed, manual, atol=1e-6)
-    assert torch.allclose(full_softmax_ce(logits.clone(), targets, 0.0),
-                          torch.nn.functional.cross_entropy(logits[[0, 1, 3], 1:], wanted))
+    assert torch.allclose(full_softmax_ce(logits, targets, 0.0),
+                          torch.nn.functional.cross_entropy(logits[[0, 1, 3]], wanted))
     with pytest.raises(ConfigError) as caught:
         SASRecModel(SASRecConfig(n_items=6, label_smoothing=1.0))
     assert caught.value.field == "label_smoothing"

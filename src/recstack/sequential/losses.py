@@ -33,19 +33,20 @@ def full_softmax_ce(logits: torch.Tensor, targets: torch.Tensor,
                     label_smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy over the whole catalogue; target 0 (padding) is ignored.
 
+    The logits cover the real items only, not the padding id 0: the caller multiplies by the
+    item table without its padding row (a view), so nothing is copied to drop or mask a column.
+    Masking column 0 in place, or slicing it off before a smoothed loss, copied an (N, I) float
+    matrix every step (0.12-0.18 s of a 1.8 s SASRec step on ML-1M, measured 2026-12-01).
+
     Args:
-        logits: (N, I + 1) scores for every item at N counted or padded positions.
-        targets: (N,) internal item ids, 0 where the position does not count.
+        logits: (N, I) scores of items 1..I (column j is item j + 1) at N counted or padded
+            positions.
+        targets: (N,) internal item ids 1..I, 0 where the position does not count.
         label_smoothing: share of the target mass spread evenly over the real items.
     """
-    logits = logits.float()  # softmax over thousands of items is unstable in half precision
-    if label_smoothing:
-        # Smoothing puts mass on every class; column 0 (padding) must not be one, or its
-        # −inf-like score makes the loss infinite. Drop it and shift the targets instead.
-        return F.cross_entropy(logits[:, 1:], targets - 1, ignore_index=-1,
-                               label_smoothing=label_smoothing)
-    logits[:, 0] = torch.finfo(logits.dtype).min  # padding is never a valid prediction
-    return F.cross_entropy(logits, targets, ignore_index=0)
+    # float: softmax over thousands of items is unstable in half precision
+    return F.cross_entropy(logits.float(), targets - 1, ignore_index=-1,
+                           label_smoothing=label_smoothing)
 
 
 def sampled_bce(pos_logits: torch.Tensor, neg_logits: torch.Tensor,

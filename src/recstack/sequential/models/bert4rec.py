@@ -247,9 +247,10 @@ class BERT4RecModel(nn.Module):
             x = block(x, keep)
         return x  # (B, T, D)
 
-    def _logits(self, hidden: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """Scores (..., I + 1) against the tied item table (ids 0..n_items, [MASK] dropped)."""
-        return self.head(hidden) @ table[: self.mask_id].T + self.output_bias
+    def _logits(self, hidden: torch.Tensor, table: torch.Tensor, first: int = 0) -> torch.Tensor:
+        """Scores (..., I + 1 - first) against the tied item table: ids first..n_items ([MASK]
+        dropped; ``first=1`` drops padding too, as ``full_softmax_ce`` takes)."""
+        return self.head(hidden) @ table[first: self.mask_id].T + self.output_bias[first:]
 
     def forward(self, item_ids: torch.Tensor, targets: torch.Tensor | None = None) -> ModelOutput:
         """Cloze loss at the masked positions, or logits (B, T, I + 1) when no targets are given.
@@ -264,7 +265,7 @@ class BERT4RecModel(nn.Module):
             return ModelOutput(logits=self._logits(hidden, table))
         # Only masked positions are projected onto the catalogue: they are ~20% of the batch.
         rows, wanted = counted_rows(hidden, targets)  # (N, D), (N,)
-        return ModelOutput(loss=full_softmax_ce(self._logits(rows, table), wanted))
+        return ModelOutput(loss=full_softmax_ce(self._logits(rows, table, first=1), wanted))
 
     def score(self, item_ids: torch.Tensor) -> torch.Tensor:
         """Next-item scores (B, I + 1): append [MASK] after each history and read it out.

@@ -253,7 +253,8 @@ class SASRecModel(nn.Module):
             if not mask.any():
                 return ModelOutput(loss=hidden.sum() * 0.0)
             rows, wanted = counted_rows(hidden, targets)  # (N, D), (N,)
-            return ModelOutput(loss=full_softmax_ce(rows @ self._output_repr().T, wanted,
+            items = self._output_repr()[1:]  # (I, D): the catalogue without padding, a view
+            return ModelOutput(loss=full_softmax_ce(rows @ items.T, wanted,
                                                     self.config.label_smoothing))
         if negatives is None:
             raise ConfigError(f"loss {self.config.loss!r} needs sampled negatives",
