@@ -83,7 +83,11 @@ def run_model(name: str, split: Split, budget_minutes: float | None, console: Co
            "seconds_per_epoch": (round(sum(e.seconds for e in history.epochs)
                                        / len(history.epochs), 1) if history else None),
            "device": history.device if history else "cpu",
-           **{k: round(v, 5) for k, v in test.metrics.items()}}
+           **{k: round(v, 5) for k, v in test.metrics.items()},
+           # the validation curve: where the best epoch sat, whether it was still rising
+           "curve": [{"epoch": e.epoch, "loss": round(e.loss, 4), "seconds": round(e.seconds, 1),
+                      "lr": e.lr, **{k: round(v, 5) for k, v in e.valid.items()}}
+                     for e in history.epochs] if history else None}
     console.print(f"{name}: test NDCG@10 {row['ndcg_at_10']:.4f} HR@10 {row['hr_at_10']:.4f} "
                   f"({wall:.0f} s, best epoch {row['best_epoch']})")
     return row
@@ -162,8 +166,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument("--set", action="append", default=[], help="key=value for every model")
     parser.add_argument("--label", default="",
-                        help="store the rows as '<model>:<label>' (keeps a variant beside the "
-                        "default run of the same model)")
+                        help="store the rows as '<model or recipe>:<label>' (keeps a variant "
+                        "beside the default run of the same model or recipe)")
     parser.add_argument("--shared-data", type=Path, default=HERE.parents[1] / "shared" / "data")
     args = parser.parse_args()
     recipes = [get_recipe(name) for name in args.recipe]  # an unknown name fails before loading
@@ -182,8 +186,8 @@ def main() -> None:
         if recipe.budget.threads:  # also for the scoring, which runs outside the trainer
             torch.set_num_threads(recipe.budget.threads)
         row = run_model(recipe.model, split, None, console, overrides, plan=recipe.params())
-        fresh[recipe.name] = {**row, "model": recipe.name, "recipe": recipe.name,
-                              "recipe_overrides": overrides}
+        key = f"{recipe.name}:{args.label}" if args.label else recipe.name
+        fresh[key] = {**row, "model": key, "recipe": recipe.name, "recipe_overrides": overrides}
     for name in [] if args.recipe else [m.strip() for m in args.models.split(",") if m.strip()]:
         # the item-kNN reference runs with its own tuned settings and never takes a label
         extra = None if name == "itemknn" else overrides

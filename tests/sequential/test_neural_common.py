@@ -8,6 +8,7 @@ trip, no future leakage for left-to-right models, and the shared trainer's behav
 from __future__ import annotations
 
 import dataclasses
+import types
 
 import numpy as np
 import pytest
@@ -174,3 +175,35 @@ def test_a_seed_gives_the_same_model_whatever_ran_before(travel):
     torch.rand(1000)  # another model, or another test, drawing from torch's generator
     second = fit_sasrec()
     assert all(torch.equal(first[key], second[key]) for key in first)
+
+
+def test_length_grouped_batches_cover_every_sequence_once_with_less_padding():
+    from recstack.sequential.training import SequenceBatches
+
+    rng = np.random.default_rng(0)
+    sequences = [np.arange(1, n + 1) for n in rng.integers(2, 300, size=1000)]
+    model = types.SimpleNamespace(training_batch=lambda rows, rng: rows)
+    plain = SequenceBatches(model, sequences, batch_size=32)  # type: ignore[arg-type]
+    grouped = SequenceBatches(model, sequences, batch_size=32,  # type: ignore[arg-type]
+                              group_by_length=True)
+
+    def padded(batches: list[np.ndarray]) -> int:  # cells a batch pads to its longest row
+        return sum(len(b) * max(len(sequences[i]) for i in b) for b in batches)
+
+    epoch = grouped.batch_rows(np.random.default_rng(1))
+    assert len(epoch) == len(grouped) == len(plain)
+    assert sorted(np.concatenate(epoch).tolist()) == list(range(len(sequences)))
+    assert padded(epoch) < 0.75 * padded(plain.batch_rows(np.random.default_rng(1)))
+    # still random: another epoch groups other sequences, and in another batch order
+    again = grouped.batch_rows(np.random.default_rng(2))
+    assert [b.tolist() for b in again] != [b.tolist() for b in epoch]
+    assert [b.tolist() for b in grouped.batch_rows(np.random.default_rng(1))] == \
+        [b.tolist() for b in epoch]
+
+
+def test_length_grouped_training_learns(travel):
+    cls = model_class("sasrec")
+    params = {**_tiny_params("sasrec"), "epochs": 4, "group_by_length": True}
+    model = cls.from_params(params).fit(travel.train, travel.n_items)
+    losses = [e.loss for e in model.history_.epochs]
+    assert losses[-1] < losses[0], losses
