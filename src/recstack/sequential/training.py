@@ -101,7 +101,8 @@ class SequenceBatches:
         for begin in range(0, len(order), mega):
             chunk = order[begin: begin + mega]
             chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
-            batches += [chunk[b: b + self.batch_size] for b in range(0, len(chunk), self.batch_size)]
+            batches += [chunk[b: b + self.batch_size]
+                        for b in range(0, len(chunk), self.batch_size)]
         # shuffled, or every mega-batch would run from its longest batch to its shortest
         return [batches[i] for i in rng.permutation(len(batches))]
 
@@ -127,4 +128,5 @@ def fit_sequences(model: nn.Module, sequences: list[np.ndarray], config: Trainin
                           fix="train on data with longer user histories")
     batches = SequenceBatches(model, sequences, config.batch_size,
                               group_by_length=config.group_by_length)
-    return Trainer(config).fit(model, batches, validate=validate, on_epoch=on_epoch, progress=progress)
+    return Trainer(config).fit(model, batches, validate=validate, on_epoch=on_epoch,
+                               progress=progress)
