@@ -39,7 +39,8 @@ class TrainingConfig(TrainerConfig):
     eval_rows: int = 0  # validation rows per pass (0 = all; a fixed random subset otherwise)
     monitor: str = "ndcg_at_10"  # full-ranking validation metric (any the evaluation reports)
     # Batches of similar lengths (see SequenceBatches): less padding, the same sequences per
-    # epoch. Off by default because it changes which sequences share a step.
+    # epoch. Off by default: it changes which sequences share a step, and on ML-1M-T2 it cost
+    # SASRec 0.014 test NDCG@10 for 35% faster epochs (docs/sequential.md).
     group_by_length: bool = False
 
     def __post_init__(self) -> None:
@@ -97,7 +98,7 @@ class SequenceBatches:
             return [order[b: b + self.batch_size] for b in range(0, len(order), self.batch_size)]
         # transformers' mega-batch size: up to 50 batches, fewer when the data is small
         mega = self.batch_size * max(1, min(len(order) // (self.batch_size * 4), 50))
-        batches = []
+        batches: list[np.ndarray] = []
         for begin in range(0, len(order), mega):
             chunk = order[begin: begin + mega]
             chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
